@@ -1,0 +1,50 @@
+/* Term helpers shared by the NIFs: list walking, Elixir MapSet access, node hashing and
+ * the small/big input dispatch. */
+#ifndef PHN_NIF_TERMS_H
+#define PHN_NIF_TERMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <erl_nif.h>
+
+/* Inputs past this many elements run on a dirty CPU scheduler: below it a call stays well
+ * under 1 ms on a normal scheduler (bench/ measures it). */
+#ifndef PHN_DIRTY_THRESHOLD
+#define PHN_DIRTY_THRESHOLD 10000
+#endif
+
+/* A growable array of terms, allocated with enif_alloc. */
+typedef struct phn_terms {
+    ERL_NIF_TERM *items;
+    size_t len;
+    size_t cap;
+} phn_terms;
+
+void phn_terms_free(phn_terms *t);
+int phn_terms_push(phn_terms *t, ERL_NIF_TERM item); /* PHN_OK / PHN_ENOMEM */
+
+/* Copy a proper list's elements: PHN_OK, PHN_EINVAL (not a proper list), PHN_ENOMEM. */
+int phn_list_to_terms(ErlNifEnv *env, ERL_NIF_TERM list, phn_terms *out);
+
+/* 1 if the list has more than `limit` cells (proper or not), 0 otherwise. Walks at most
+ * limit + 1 cells. */
+int phn_list_longer_than(ErlNifEnv *env, ERL_NIF_TERM list, size_t limit);
+
+/* Elixir MapSet (%MapSet{map: %{elem => []}}): the inner map, or 0 if `set` is not one. */
+int phn_mapset_inner(ErlNifEnv *env, ERL_NIF_TERM set, ERL_NIF_TERM *inner);
+/* MapSet.put: 1 and *out on success, 0 if `set` is not a MapSet. */
+int phn_mapset_put(ErlNifEnv *env, ERL_NIF_TERM set, ERL_NIF_TERM elem, ERL_NIF_TERM *out);
+
+/* Node keys for phn_nodeset: the term itself, exact (=:=) equality, as map keys compare. */
+uint64_t phn_term_hash(ERL_NIF_TERM term);
+int phn_term_identical(uint64_t a, uint64_t b, void *ctx);
+
+ERL_NIF_TERM phn_raise_enomem(ErlNifEnv *env);
+
+/* Run `fun` now, or on a dirty CPU scheduler when `big`. */
+ERL_NIF_TERM phn_run_sized(ErlNifEnv *env, const char *name,
+                           ERL_NIF_TERM (*fun)(ErlNifEnv *, int, const ERL_NIF_TERM[]), int big,
+                           int argc, const ERL_NIF_TERM argv[]);
+
+#endif

@@ -1,0 +1,134 @@
+%% Drop-in for ProcessHub.Service.RequestManager (v0.5.0-beta; REFERENCE.md is the
+%% contract): same functions, arguments, results and data shapes, quirks included. The
+%% work that grows with input (response recording, the completion check, splitting,
+%% forwarding, expiry) runs in C through phn_nif; the rest is shared with the plain-Erlang
+%% oracle phn_request_manager_erl through phn_rm_common.
+%%
+%% From Elixir: `alias :phn_request_manager, as: RequestManager`.
+-module(phn_request_manager).
+
+-export([
+    new/4,
+    compose_sub_requests/1,
+    process_response/3,
+    finalize/2,
+    store/2,
+    get/2,
+    update/2,
+    remove/2,
+    cleanup_expired/1,
+    cleanup_expired/2,
+    handle_response/4,
+    handle_await/3,
+    handle_timeout/3,
+    'expired?'/1,
+    'expired?'/2,
+    'all_responded?'/1,
+    set_awaiter/2,
+    record_response/4,
+    with_partition_check/2,
+    load_strategies/1,
+    send_response/3,
+    request_to_opts/1,
+    migration_request/3,
+    migration_request/4,
+    contraction_request/2,
+    contraction_request/3,
+    populate_forward/3,
+    split/1
+]).
+
+-define(OPERATION, 'Elixir.ProcessHub.Service.RequestManager').
+-define(START_REQ, 'Elixir.ProcessHub.Request.Handler.StartChildrenRequest').
+-define(STOP_REQ, 'Elixir.ProcessHub.Request.Handler.StopChildrenRequest').
+-define(PIDS_REGISTER_REQ, 'Elixir.ProcessHub.Request.Handler.PidsRegisterRequest').
+-define(PIDS_UNREGISTER_REQ, 'Elixir.ProcessHub.Request.Handler.PidsUnregisterRequest').
+
+-define(MAX_CHILDREN_PER_REQUEST, 1000).
+-define(MAX_PIDS_PER_REQUEST, 10000).
+
+%%% Operation functions
+
+new(Hub, Handler, NodesData, Opts) -> phn_rm_common:new(Hub, Handler, NodesData, Opts).
+
+compose_sub_requests(Op) -> phn_rm_common:compose_sub_requests(Op).
+
+process_response(#{'__struct__' := ?OPERATION} = Op, Node, Results) ->
+    phn_nif:process_response(Op, Node, Results).
+
+finalize(Op, State) -> phn_rm_common:finalize(Op, State).
+
+%%% State management
+
+store(State, Op) -> phn_rm_common:store(State, Op).
+get(State, Ref) -> phn_rm_common:get(State, Ref).
+update(State, Op) -> phn_rm_common:update(State, Op).
+remove(State, Ref) -> phn_rm_common:remove(State, Ref).
+
+cleanup_expired(State) ->
+    cleanup_expired(State, erlang:monotonic_time(millisecond)).
+
+%% @doc cleanup_expired/1 with the clock given (monotonic milliseconds).
+cleanup_expired(#{pending_operations := Pending} = State, NowMs) ->
+    State#{pending_operations := phn_nif:cleanup_expired(Pending, NowMs)}.
+
+%%% GenServer handlers
+
+handle_response(State, Ref, Node, Results) ->
+    phn_rm_common:handle_response(?MODULE, State, Ref, Node, Results).
+
+handle_await(State, Ref, From) ->
+    phn_rm_common:handle_await(?MODULE, State, Ref, From).
+
+handle_timeout(State, Ref, From) ->
+    phn_rm_common:handle_timeout(State, Ref, From).
+
+%%% Tracking utilities
+
+'expired?'(Op) -> phn_rm_common:'expired?'(Op).
+'expired?'(Op, NowMs) -> phn_rm_common:'expired?'(Op, NowMs).
+
+'all_responded?'(Op) -> phn_nif:all_responded(Op).
+
+set_awaiter(Op, From) -> phn_rm_common:set_awaiter(Op, From).
+
+record_response(Op, Node, Results, Field) ->
+    phn_nif:record_response(Op, Node, Results, Field).
+
+%%% Execution utilities
+
+with_partition_check(Hub, Fun) -> phn_rm_common:with_partition_check(Hub, Fun).
+load_strategies(Hub) -> phn_rm_common:load_strategies(Hub).
+send_response(Type, Opts, Results) -> phn_rm_common:send_response(Type, Opts, Results).
+request_to_opts(Req) -> phn_rm_common:request_to_opts(Req).
+
+migration_request(Hub, Target, ChildrenData) ->
+    phn_rm_common:migration_request(Hub, Target, ChildrenData).
+migration_request(Hub, Target, ChildrenData, Opts) ->
+    phn_rm_common:migration_request(Hub, Target, ChildrenData, Opts).
+
+contraction_request(Hub, ChildrenData) ->
+    phn_rm_common:contraction_request(Hub, ChildrenData).
+contraction_request(Hub, ChildrenData, Opts) ->
+    phn_rm_common:contraction_request(Hub, ChildrenData, Opts).
+
+%%% Forwarding and splitting
+
+populate_forward(Forward, TargetNodes, ChildData) ->
+    phn_nif:populate_forward(Forward, TargetNodes, ChildData).
+
+split(#{'__struct__' := ?START_REQ, children := _} = Req) ->
+    phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST);
+split(#{'__struct__' := ?STOP_REQ, children := _} = Req) ->
+    phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST);
+split(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := Data} = Req) when
+    is_map(Data), map_size(Data) =< ?MAX_PIDS_PER_REQUEST
+->
+    [Req];
+split(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := _} = Req) ->
+    %% Chunks are fresh structs: only children_data survives (the original's quirk).
+    phn_nif:split_map(Req, ?PIDS_REGISTER_REQ:'__struct__'(), children_data, ?MAX_PIDS_PER_REQUEST);
+split(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := _} = Req) ->
+    phn_nif:split_list(Req, removable_cid_nodes, ?MAX_PIDS_PER_REQUEST);
+split(Req) ->
+    [Req].

@@ -1,0 +1,125 @@
+%% No NIF call holds a normal scheduler for long: with erlang:system_monitor
+%% long_schedule at 5 ms, the biggest inputs of the issue stay silent. Big inputs run on
+%% dirty CPU schedulers, which the monitor does not report (and must not, as they do not
+%% block a normal scheduler).
+%%
+%% The monitoring process is never reported about itself, so the work runs in a worker;
+%% the worker builds its input before monitoring starts, so only the call is watched.
+-module(phn_12_schedule_tests).
+
+-include_lib("eunit/include/eunit.hrl").
+
+-define(RM, phn_request_manager).
+
+schedule_test_() ->
+    {timeout, 600, [
+        {"split/1 of 1 000 000 children", {timeout, 120, fun split_million_children/0}},
+        {"split/1 of 1 000 000 pids", {timeout, 120, fun split_million_pids/0}},
+        {"cleanup_expired/1 of 1 000 000 pending", {timeout, 120, fun cleanup_million/0}},
+        {"process_response/3 over 100 000 nodes", {timeout, 120, fun process_big/0}},
+        {"populate_forward/3 over 200 000 keys", {timeout, 120, fun forward_big/0}},
+        {"the monitor does report a long call", {timeout, 60, fun monitor_works/0}}
+    ]}.
+
+split_million_children() ->
+    quiet(
+        fun() -> phn_gen:start_request(lists:seq(1, 1000000)) end,
+        fun(Req) -> length(?RM:split(Req)) end,
+        1000
+    ).
+
+split_million_pids() ->
+    quiet(
+        fun() -> phn_gen:pids_register(1000000) end,
+        fun(Req) -> length(?RM:split(Req)) end,
+        100
+    ).
+
+cleanup_million() ->
+    Now = erlang:monotonic_time(millisecond),
+    quiet(
+        %% 1 % expired
+        fun() ->
+            #{pending_operations => phn_gen:pending(1000000, fun(I) ->
+                case I rem 100 of 0 -> Now - 1000; _ -> Now + 600000 end
+            end)}
+        end,
+        fun(State) -> map_size(maps:get(pending_operations, ?RM:cleanup_expired(State))) end,
+        990000
+    ).
+
+process_big() ->
+    quiet(
+        fun() -> phn_gen:operation(phn_gen:node_names(100000), 0, []) end,
+        fun(Op) -> element(1, ?RM:process_response(Op, 'n1@host', [])) end,
+        pending
+    ).
+
+forward_big() ->
+    quiet(
+        fun() -> {[{list_to_atom("k" ++ integer_to_list(I)), []} || I <- lists:seq(1, 200000)], [k1, k2, zz]} end,
+        fun({Fwd, Targets}) -> length(?RM:populate_forward(Fwd, Targets, child)) end,
+        200001
+    ).
+
+%% A control, so that silence above means something: list_to_tuple/1 of 5 000 000
+%% elements runs uninterrupted on a normal scheduler (it does not yield) and is reported.
+%% A garbage collection moved to a dirty scheduler can cut one run short, so the control
+%% gets a few attempts; one report is enough to show the watch works.
+monitor_works() ->
+    Attempts = [
+        watch(fun() -> lists:seq(1, 5000000) end, fun(List) -> tuple_size(list_to_tuple(List)) end)
+     || _ <- lists:seq(1, 5)
+    ],
+    ?assertNotEqual([], lists:append(Attempts)).
+
+quiet(Prepare, Work, Expected) ->
+    Self = self(),
+    Reports = watch(Prepare, fun(Input) ->
+        Self ! {result, Work(Input)},
+        ok
+    end),
+    receive {result, R} -> ?assertEqual(Expected, R) after 0 -> ?assert(false) end,
+    ?assertEqual([], Reports).
+
+%% Run Work(Prepare()) in a fresh process with long_schedule (5 ms) watched from just
+%% before Work until the worker has exited; return the reports about that process. A long
+%% schedule is reported when the process is next scheduled out, so the monitor stays on
+%% until the worker is gone.
+watch(Prepare, Work) ->
+    Self = self(),
+    {Pid, Ref} = spawn_monitor(fun() ->
+        Input = Prepare(),
+        Self ! {ready, self()},
+        receive go -> ok end,
+        Work(Input),
+        Self ! {done, self()},
+        receive stop -> ok end
+    end),
+    receive {ready, Pid} -> ok end,
+    wait_until_waiting(Pid),
+    Previous = erlang:system_monitor(self(), [{long_schedule, 5}]),
+    Pid ! go,
+    receive {done, Pid} -> ok; {'DOWN', Ref, process, Pid, Why} -> error({worker_died, Why}) end,
+    Pid ! stop,
+    receive {'DOWN', Ref, process, Pid, _} -> ok end,
+    Reports = collect(Pid, []),
+    restore(Previous),
+    Reports.
+
+wait_until_waiting(Pid) ->
+    case erlang:process_info(Pid, status) of
+        {status, waiting} -> ok;
+        _ -> timer:sleep(1), wait_until_waiting(Pid)
+    end.
+
+restore(undefined) -> erlang:system_monitor(undefined);
+restore({Pid, Opts}) -> erlang:system_monitor(Pid, Opts).
+
+collect(Pid, Acc) ->
+    receive
+        {monitor, Pid, long_schedule, Info} -> collect(Pid, [Info | Acc]);
+        {monitor, _Other, long_schedule, _} -> collect(Pid, Acc)
+    after 100 ->
+        lists:reverse(Acc)
+    end.

@@ -4,7 +4,7 @@
 REBAR ?= rebar3
 export ERL_FLAGS ?=
 
-.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct demo clean
+.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct demo bench-quick clean
 
 all: build
 
@@ -46,6 +46,14 @@ eunit:
 
 ct:
 	$(REBAR) ct
+
+# Benchmarks need the test profile: the ProcessHub test doubles and the generators.
+BENCH_PA = -pa _build/test/lib/process_hub_native/ebin -pa _build/test/lib/process_hub_native/test -pa bench/ebin
+
+bench-quick: deps
+	$(REBAR) as test compile
+	@mkdir -p bench/ebin && erlc -o bench/ebin bench/*.erl
+	erl -noshell $(BENCH_PA) -eval 'phn_bench:quick().'
 
 demo: deps
 	@echo "make demo: not available yet; it arrives with the Elixir integration issue (see README.md)." >&2

@@ -33,7 +33,8 @@ static ERL_NIF_TERM cleanup_expired_run(ErlNifEnv *env, int argc, const ERL_NIF_
     if (!enif_is_map(env, pending) || !enif_is_number(env, argv[1]))
         return enif_make_badarg(env);
 
-    phn_terms expired = {0};
+    phn_terms expired;
+    phn_terms_init(&expired);
     int rc = find_expired(env, pending, argv[1], &expired);
     for (size_t i = 0; rc == PHN_OK && i < expired.len; i++) {
         if (!enif_make_map_remove(env, out, expired.items[i], &out))

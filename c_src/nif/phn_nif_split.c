@@ -19,7 +19,9 @@ static int get_max(ErlNifEnv *env, ERL_NIF_TERM term, size_t *max)
     return 1;
 }
 
-/* split_list(Req, Field, Max): Req#{Field := Chunk} for each chunk of Req's list Field. */
+/* split_list(Req, Field, Max): Req#{Field := Chunk} for each chunk of Req's list Field.
+ * Runs once the list is known to be proper and longer than Max, or too long to tell
+ * on a normal scheduler. */
 static ERL_NIF_TERM split_list_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     (void)argc;
@@ -28,7 +30,8 @@ static ERL_NIF_TERM split_list_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     if (!get_max(env, argv[2], &max) || !enif_get_map_value(env, req, field, &list))
         return enif_make_badarg(env);
 
-    phn_terms items = {0};
+    phn_terms items;
+    phn_terms_init(&items);
     int rc = phn_list_to_terms(env, list, &items);
     if (rc != PHN_OK)
         return rc == PHN_ENOMEM ? phn_raise_enomem(env) : enif_make_badarg(env);
@@ -55,12 +58,20 @@ static ERL_NIF_TERM split_list_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     return out;
 }
 
+/* One bounded walk decides everything: at most Max stays single, a short list is split
+ * here, a long one on a dirty scheduler. */
 ERL_NIF_TERM phn_nif_split_list(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     ERL_NIF_TERM list;
-    int big = enif_get_map_value(env, argv[0], argv[1], &list) &&
-              phn_list_longer_than(env, list, PHN_DIRTY_THRESHOLD);
-    return phn_run_sized(env, "split_list", split_list_run, big, argc, argv);
+    size_t max, len = 0;
+    if (!get_max(env, argv[2], &max) || !enif_get_map_value(env, argv[0], argv[1], &list))
+        return enif_make_badarg(env);
+    int rc = phn_list_length_upto(env, list, PHN_DIRTY_THRESHOLD, &len);
+    if (rc == PHN_EINVAL)
+        return enif_make_badarg(env);
+    if (rc == PHN_OK && len <= max)
+        return enif_make_list1(env, argv[0]);
+    return phn_run_sized(env, "split_list", split_list_run, rc == PHN_ELIMIT, argc, argv);
 }
 
 /* split_map(Req, Fresh, Field, Max): Fresh#{Field := ChunkMap} for each chunk of Req's map

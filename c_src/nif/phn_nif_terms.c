@@ -4,23 +4,41 @@
 #include "phn_nif_atoms.h"
 #include "phn_status.h"
 
+void phn_terms_init(phn_terms *t)
+{
+    t->items = t->inline_items;
+    t->len = 0;
+    t->cap = PHN_TERMS_INLINE;
+}
+
 void phn_terms_free(phn_terms *t)
 {
-    phn_free(t->items);
-    t->items = NULL;
-    t->len = t->cap = 0;
+    if (t->items != t->inline_items)
+        phn_free(t->items);
+    phn_terms_init(t);
+}
+
+/* Room for `cap` items, keeping the first `keep`. */
+static int terms_reserve(phn_terms *t, size_t cap, size_t keep)
+{
+    if (cap <= t->cap)
+        return PHN_OK;
+    ERL_NIF_TERM *items = phn_reallocarray(NULL, cap, sizeof(*items));
+    if (items == NULL)
+        return PHN_ENOMEM;
+    for (size_t i = 0; i < keep; i++)
+        items[i] = t->items[i];
+    if (t->items != t->inline_items)
+        phn_free(t->items);
+    t->items = items;
+    t->cap = cap;
+    return PHN_OK;
 }
 
 int phn_terms_push(phn_terms *t, ERL_NIF_TERM item)
 {
-    if (t->len == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        ERL_NIF_TERM *items = phn_reallocarray(t->items, cap, sizeof(*items));
-        if (items == NULL)
-            return PHN_ENOMEM;
-        t->items = items;
-        t->cap = cap;
-    }
+    if (t->len == t->cap && terms_reserve(t, t->cap * 2, t->len) != PHN_OK)
+        return PHN_ENOMEM;
     t->items[t->len++] = item;
     return PHN_OK;
 }
@@ -31,17 +49,26 @@ int phn_list_to_terms(ErlNifEnv *env, ERL_NIF_TERM list, phn_terms *out)
     /* enif_get_list_length also proves the list proper, so the walk below cannot fail. */
     if (!enif_get_list_length(env, list, &len))
         return PHN_EINVAL;
-    if (len > 0) {
-        ERL_NIF_TERM *items = phn_reallocarray(out->items, len, sizeof(*items));
-        if (items == NULL)
-            return PHN_ENOMEM;
-        out->items = items;
-        out->cap = len;
-    }
+    if (terms_reserve(out, len, 0) != PHN_OK)
+        return PHN_ENOMEM;
     out->len = 0;
     ERL_NIF_TERM head, tail = list;
     while (enif_get_list_cell(env, tail, &head, &tail))
         out->items[out->len++] = head;
+    return PHN_OK;
+}
+
+int phn_list_length_upto(ErlNifEnv *env, ERL_NIF_TERM list, size_t limit, size_t *len)
+{
+    ERL_NIF_TERM head, tail = list;
+    size_t n = 0;
+    while (enif_get_list_cell(env, tail, &head, &tail)) {
+        if (++n > limit)
+            return PHN_ELIMIT;
+    }
+    if (!enif_is_empty_list(env, tail))
+        return PHN_EINVAL;
+    *len = n;
     return PHN_OK;
 }
 

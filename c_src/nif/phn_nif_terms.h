@@ -14,18 +14,28 @@
 #define PHN_DIRTY_THRESHOLD 10000
 #endif
 
-/* A growable array of terms, allocated with enif_alloc. */
+/* A growable array of terms. Small ones live inline (no allocation on the common path of
+ * a few nodes); larger ones are allocated with enif_alloc. Not copyable: items may point
+ * into the struct. */
+#define PHN_TERMS_INLINE 32
 typedef struct phn_terms {
     ERL_NIF_TERM *items;
     size_t len;
     size_t cap;
+    ERL_NIF_TERM inline_items[PHN_TERMS_INLINE];
 } phn_terms;
 
+void phn_terms_init(phn_terms *t);
 void phn_terms_free(phn_terms *t);
 int phn_terms_push(phn_terms *t, ERL_NIF_TERM item); /* PHN_OK / PHN_ENOMEM */
 
 /* Copy a proper list's elements: PHN_OK, PHN_EINVAL (not a proper list), PHN_ENOMEM. */
 int phn_list_to_terms(ErlNifEnv *env, ERL_NIF_TERM list, phn_terms *out);
+
+/* Length of a list up to `limit`: PHN_OK with *len when it is proper and at most `limit`
+ * long, PHN_ELIMIT when it has more cells, PHN_EINVAL when it ends in a non-list. Walks at
+ * most limit + 1 cells. */
+int phn_list_length_upto(ErlNifEnv *env, ERL_NIF_TERM list, size_t limit, size_t *len);
 
 /* 1 if the list has more than `limit` cells (proper or not), 0 otherwise. Walks at most
  * limit + 1 cells. */

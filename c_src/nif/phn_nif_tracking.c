@@ -14,7 +14,8 @@
 static int answer_sub_requests(ErlNifEnv *env, ERL_NIF_TERM subs, ERL_NIF_TERM node,
                                ERL_NIF_TERM results, ERL_NIF_TERM field, ERL_NIF_TERM *out)
 {
-    phn_terms items = {0};
+    phn_terms items;
+    phn_terms_init(&items);
     int rc = phn_list_to_terms(env, subs, &items);
     if (rc != PHN_OK)
         return rc;
@@ -70,6 +71,44 @@ static int record_response(ErlNifEnv *env, ERL_NIF_TERM op, ERL_NIF_TERM node, E
     return PHN_OK;
 }
 
+/* Distinct nodes seen so far: a linear scan while they are few (no allocation on the
+ * common path of a handful of nodes), a hash set past that. */
+#define SMALL_DISTINCT 16
+typedef struct distinct_nodes {
+    ERL_NIF_TERM small[SMALL_DISTINCT];
+    size_t nsmall;
+    int hashed;
+    phn_nodeset set;
+} distinct_nodes;
+
+static int distinct_add(distinct_nodes *d, ERL_NIF_TERM node)
+{
+    if (!d->hashed) {
+        for (size_t i = 0; i < d->nsmall; i++) {
+            if (enif_is_identical(d->small[i], node))
+                return PHN_OK;
+        }
+        if (d->nsmall < SMALL_DISTINCT) {
+            d->small[d->nsmall++] = node;
+            return PHN_OK;
+        }
+        if (phn_nodeset_init(&d->set, 4 * SMALL_DISTINCT, phn_term_identical, NULL) != PHN_OK)
+            return PHN_ENOMEM;
+        d->hashed = 1;
+        for (size_t i = 0; i < d->nsmall; i++) {
+            if (phn_nodeset_insert(&d->set, d->small[i], phn_term_hash(d->small[i]), 0, NULL) < 0)
+                return PHN_ENOMEM;
+        }
+    }
+    return phn_nodeset_insert(&d->set, node, phn_term_hash(node), 0, NULL) < 0 ? PHN_ENOMEM
+                                                                               : PHN_OK;
+}
+
+static size_t distinct_count(const distinct_nodes *d)
+{
+    return d->hashed ? phn_nodeset_size(&d->set) : d->nsmall;
+}
+
 /* Set equality of {N || {N, _} <- nodes_data} and completed_nodes. Every entry of
  * nodes_data is checked to be a 2-tuple before answering, as the original maps them all
  * before comparing. */
@@ -83,10 +122,9 @@ static int all_responded(ErlNifEnv *env, ERL_NIF_TERM op, int *answer)
         !enif_get_map_size(env, inner, &completed_size) || !enif_is_list(env, nodes_data))
         return PHN_EINVAL;
 
-    phn_nodeset seen;
-    if (phn_nodeset_init(&seen, completed_size, phn_term_identical, NULL) != PHN_OK)
-        return PHN_ENOMEM;
-
+    distinct_nodes seen;
+    seen.nsmall = 0;
+    seen.hashed = 0;
     int rc = PHN_OK, missing = 0, arity;
     const ERL_NIF_TERM *pair;
     tail = nodes_data;
@@ -101,16 +139,15 @@ static int all_responded(ErlNifEnv *env, ERL_NIF_TERM op, int *answer)
             missing = 1;
             continue;
         }
-        if (phn_nodeset_insert(&seen, pair[0], phn_term_hash(pair[0]), 0, NULL) < 0) {
-            rc = PHN_ENOMEM;
+        if ((rc = distinct_add(&seen, pair[0])) != PHN_OK)
             break;
-        }
     }
     if (rc == PHN_OK && !enif_is_empty_list(env, tail))
         rc = PHN_EINVAL; /* improper list */
     if (rc == PHN_OK)
-        *answer = !missing && phn_nodeset_size(&seen) == completed_size;
-    phn_nodeset_free(&seen);
+        *answer = !missing && distinct_count(&seen) == completed_size;
+    if (seen.hashed)
+        phn_nodeset_free(&seen.set);
     return rc;
 }
 

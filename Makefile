@@ -4,7 +4,7 @@
 REBAR ?= rebar3
 export ERL_FLAGS ?=
 
-.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct demo bench-quick clean
+.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct asan demo bench-quick clean
 
 all: build
 
@@ -22,6 +22,7 @@ test: deps
 	$(MAKE) -C c_src all test-c valgrind-c
 	$(REBAR) eunit
 	$(REBAR) ct
+	$(MAKE) asan
 
 test-c:
 	$(MAKE) -C c_src test-c
@@ -34,6 +35,15 @@ clang-build:
 	$(MAKE) -C c_src CC=clang OBJ=_obj_clang PRIV=_obj_clang/priv all tests
 
 C_FILES = $(shell git ls-files -co --exclude-standard -- 'c_src/*.c' 'c_src/*.h' 'test/*.c' 'test/*.h' 'bench/*.c')
+
+# The C core's cmocka tests and the NIF (under EUnit) with AddressSanitizer + UBSan.
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+asan:
+	$(MAKE) -C c_src CC=gcc OBJ=_obj_asan PRIV=_obj_asan/priv SAN="$(SAN_FLAGS)" nif tests
+	@set -e; for t in c_src/_obj_asan/test/test_*; do echo "== asan $$t"; \
+	  ASAN_OPTIONS=halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1 $$t >/dev/null; done
+	$(REBAR) as test compile
+	bash scripts/asan-eunit.sh
 
 fmt:
 	clang-format -i $(C_FILES)

@@ -4,7 +4,7 @@
 REBAR ?= rebar3
 export ERL_FLAGS ?=
 
-.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct asan demo bench-quick clean
+.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct asan demo bench bench-quick clean
 
 all: build
 
@@ -57,13 +57,21 @@ eunit:
 ct:
 	$(REBAR) ct
 
-# Benchmarks need the test profile: the ProcessHub test doubles and the generators.
-BENCH_PA = -pa _build/test/lib/process_hub_native/ebin -pa _build/test/lib/process_hub_native/test -pa bench/ebin
+# Benchmarks need the test profile (the ProcessHub test doubles and the generators) and
+# Elixir's own library (Enum.chunk_every, MapSet), measured beside ours.
+ELIXIR_EBIN ?= $(shell dirname $$(readlink -f $$(command -v elixir)))/../lib/elixir/ebin
+BENCH_PA = -pa _build/test/lib/process_hub_native/ebin -pa _build/test/lib/process_hub_native/test \
+           -pa bench/ebin -pa $(ELIXIR_EBIN)
 
-bench-quick: deps
+bench-build: deps
 	$(REBAR) as test compile
 	@mkdir -p bench/ebin && erlc -o bench/ebin bench/*.erl
+
+bench-quick: bench-build
 	erl -noshell $(BENCH_PA) -eval 'phn_bench:quick().'
+
+bench: bench-build
+	erl -noshell $(BENCH_PA) -eval 'phn_bench:full().'
 
 demo: deps
 	@echo "make demo: not available yet; it arrives with the Elixir integration issue (see README.md)." >&2

@@ -1,25 +1,43 @@
 %% Benchmarks: each hot path of phn_request_manager (NIF) against the plain-Erlang
-%% phn_request_manager_erl (ProcessHub's algorithms) in the same run, alternating
-%% rounds, reporting median and spread of each and the ratio of medians.
+%% phn_request_manager_erl (ProcessHub's algorithms), and where ProcessHub calls Elixir's
+%% standard library, that call too, all in the same run: rounds alternate between the
+%% implementations, and each figure is the median of its rounds with the spread.
 %%
-%%   make bench-quick      one line per figure, the ratio last
+%%   make bench-quick   a short run, one line per figure, the ratio last
+%%   make bench         the full sizes; writes BENCHMARKS.md
 -module(phn_bench).
 
--export([quick/0, run/1, cases/1]).
+-export([quick/0, full/0, run/2]).
 
 -define(NIF, phn_request_manager).
 -define(ERL, phn_request_manager_erl).
 
 quick() ->
-    run(#{rounds => 7, budget_ms => 40}),
+    {Lines, _} = run(quick, #{rounds => 5, budget_ms => 30}),
+    lists:foreach(fun(L) -> io:format("~s~n", [L]) end, Lines),
     halt(0).
 
-run(Opts) ->
-    io:format("# ~s, OTP ~s, ~p schedulers~n", [machine(), erlang:system_info(otp_release),
-                                               erlang:system_info(schedulers)]),
-    lists:foreach(fun(Case) -> report(measure(Case, Opts)) end, cases(Opts)).
+full() ->
+    {Lines, Header} = run(full, #{rounds => 9, budget_ms => 100}),
+    phn_bench_report:write("BENCHMARKS.md", Header, Lines),
+    halt(0).
 
-machine() ->
+%% Runs every case in a worker watched by long_schedule (1 ms), so the longest
+%% scheduler hold of the run is reported too.
+run(Size, Opts) ->
+    Header = header(),
+    io:format("~s~n", [Header]),
+    {Lines, Holds} = phn_bench_watch:run(fun() ->
+        [line(measure(Case, Opts)) || Case <- phn_bench_cases:cases(Size)]
+    end),
+    {Lines ++ phn_bench_watch:hold_lines(Holds), Header}.
+
+header() ->
+    io_lib:format("machine: ~s, ~b cores; OTP ~s (erts ~s); Elixir ~s",
+                  [cpu_model(), erlang:system_info(logical_processors_available),
+                   erlang:system_info(otp_release), erlang:system_info(version), elixir_version()]).
+
+cpu_model() ->
     case file:read_file("/proc/cpuinfo") of
         {ok, Info} ->
             case re:run(Info, "model name\\s*: (.*)", [{capture, all_but_first, list}]) of
@@ -29,91 +47,60 @@ machine() ->
         _ -> "unknown cpu"
     end.
 
-%% {Label, Unit, Setup, Fun(Mod, Input) -> _, PerCall}: time is divided by PerCall.
-cases(_Opts) ->
-    [lifecycle_case(N) || N <- [10, 100, 1000]] ++
-    [cleanup_case(100000)] ++
-    [split_case(N) || N <- [1000, 100000]] ++
-    [forward_case(1000)].
-
-lifecycle_case(Nodes) ->
-    {io_lib:format("response lifecycle, ~b nodes (per response)", [Nodes]),
-     fun() -> phn_gen:operation(phn_gen:node_names(Nodes), 1, []) end,
-     fun(Mod, Op) -> lifecycle(Mod, Op, [N || {N, _} <- maps:get(nodes_data, Op)]) end,
-     Nodes}.
-
-lifecycle(_Mod, Op, []) -> Op;
-lifecycle(Mod, Op, [Node | Rest]) ->
-    {_, Op1} = Mod:process_response(Op, Node, [{child, ok}]),
-    _ = Mod:'all_responded?'(Op1),
-    lifecycle(Mod, Op1, Rest).
-
-cleanup_case(N) ->
-    Now = 1000000,
-    {io_lib:format("cleanup_expired, ~b pending, 1% expired (map mode)", [N]),
-     fun() ->
-         #{pending_operations => phn_gen:pending(N, fun(I) ->
-             case I rem 100 of 0 -> Now - 1; _ -> Now + 1 end end)}
-     end,
-     fun(Mod, State) -> Mod:cleanup_expired(State, Now) end,
-     1}.
-
-split_case(N) ->
-    {io_lib:format("split, ~b children", [N]),
-     fun() -> phn_gen:start_request(phn_gen:children(N)) end,
-     fun(Mod, Req) -> Mod:split(Req) end,
-     1}.
-
-forward_case(N) ->
-    {io_lib:format("populate_forward, ~b targets into ~b keys", [N, N]),
-     fun() ->
-         Keys = [list_to_atom("k" ++ integer_to_list(I)) || I <- lists:seq(1, N)],
-         {[{K, []} || K <- Keys], lists:reverse(Keys)}
-     end,
-     fun(Mod, {Fwd, Targets}) -> Mod:populate_forward(Fwd, Targets, child) end,
-     1}.
-
-%% Alternate NIF and ERL rounds; each round repeats the call until budget_ms is spent.
-measure({Label, Setup, Fun, PerCall}, #{rounds := Rounds, budget_ms := Budget}) ->
-    Input = Setup(),
-    _ = Fun(?NIF, Input),
-    _ = Fun(?ERL, Input),
-    Samples = lists:foldl(
-        fun(_, {Ns, Es}) ->
-            {[round_time(Fun, ?NIF, Input, Budget) / PerCall | Ns],
-             [round_time(Fun, ?ERL, Input, Budget) / PerCall | Es]}
-        end,
-        {[], []},
-        lists:seq(1, Rounds)
-    ),
-    {Label, Samples}.
-
-%% Microseconds per call over one round.
-round_time(Fun, Mod, Input, BudgetMs) ->
-    erlang:garbage_collect(),
-    Deadline = erlang:monotonic_time(microsecond) + BudgetMs * 1000,
-    Start = erlang:monotonic_time(microsecond),
-    Calls = repeat(Fun, Mod, Input, Deadline, 0),
-    (erlang:monotonic_time(microsecond) - Start) / Calls.
-
-repeat(Fun, Mod, Input, Deadline, N) ->
-    _ = Fun(Mod, Input),
-    case erlang:monotonic_time(microsecond) >= Deadline of
-        true -> N + 1;
-        false -> repeat(Fun, Mod, Input, Deadline, N + 1)
+elixir_version() ->
+    case application:load(elixir) of
+        ok -> element(3, lists:keyfind(elixir, 1, application:loaded_applications()));
+        {error, {already_loaded, elixir}} -> element(3, lists:keyfind(elixir, 1, application:loaded_applications()));
+        _ -> "not found"
     end.
 
-report({Label, {Nif, Erl}}) ->
-    {NifMed, NifSpread} = stats(Nif),
-    {ErlMed, ErlSpread} = stats(Erl),
-    io:format("~s: nif ~s us (+-~.1f%), erl ~s us (+-~.1f%), ratio ~.1fx~n",
-              [Label, fmt(NifMed), NifSpread, fmt(ErlMed), ErlSpread, ErlMed / NifMed]).
+%% A case: #{label, setup, impls => [{Name, Fun(Input)}], per_call, ratios => [{Baseline,
+%% Subject}]}: each ratio is the baseline's median over the subject's (above 1: the
+%% subject is faster).
+measure(#{label := Label, setup := Setup, impls := Impls, per_call := PerCall} = Case, Opts) ->
+    #{rounds := Rounds, budget_ms := Budget} = Opts,
+    put(phn_case, lists:flatten(Label)),
+    Input = Setup(),
+    [_ = F(Input) || {_, F} <- Impls],
+    Samples = lists:foldl(
+        fun(_, Acc) ->
+            [[round_time(Name, F, Input, Budget) / PerCall | S]
+             || {{Name, F}, S} <- lists:zip(Impls, Acc)]
+        end,
+        [[] || _ <- Impls],
+        lists:seq(1, Rounds)
+    ),
+    {Label, [{Name, stats(S)} || {{Name, _}, S} <- lists:zip(Impls, Samples)], maps:get(ratios, Case)}.
+
+%% Microseconds per call over one round of at least one call. The watcher is told which
+%% implementation runs, so that a long schedule is charged to it and not to the harness.
+round_time(Name, F, Input, BudgetMs) ->
+    erlang:garbage_collect(),
+    phn_bench_watch:mark({Name, get(phn_case)}),
+    Start = erlang:monotonic_time(microsecond),
+    Calls = repeat(F, Input, Start + BudgetMs * 1000, 0),
+    Time = (erlang:monotonic_time(microsecond) - Start) / Calls,
+    phn_bench_watch:mark(harness),
+    Time.
+
+repeat(F, Input, Deadline, N) ->
+    _ = F(Input),
+    case erlang:monotonic_time(microsecond) >= Deadline of
+        true -> N + 1;
+        false -> repeat(F, Input, Deadline, N + 1)
+    end.
 
 %% Median and spread (half the min..max range, in % of the median).
 stats(Samples) ->
     Sorted = lists:sort(Samples),
     Med = lists:nth((length(Sorted) + 1) div 2, Sorted),
     {Med, 50 * (lists:last(Sorted) - hd(Sorted)) / Med}.
+
+line({Label, Figures, Ratios}) ->
+    Times = [io_lib:format("~s ~s us (+-~.1f%)", [N, fmt(M), Sp]) || {N, {M, Sp}} <- Figures],
+    Median = fun(N) -> element(1, proplists:get_value(N, Figures)) end,
+    Rs = [io_lib:format("~s/~s ~.1fx", [B, S, Median(B) / Median(S)]) || {B, S} <- Ratios],
+    lists:flatten(io_lib:format("~s: ~s; ratio ~s", [Label, lists:join(", ", Times), lists:join(", ", Rs)])).
 
 fmt(Us) when Us >= 100 -> integer_to_list(round(Us));
 fmt(Us) when Us >= 1 -> io_lib:format("~.2f", [Us]);

@@ -18,6 +18,7 @@ schedule_test_() ->
         {"cleanup_expired/1 of 1 000 000 pending", {timeout, 120, fun cleanup_million/0}},
         {"process_response/3 over 100 000 nodes", {timeout, 120, fun process_big/0}},
         {"populate_forward/3 over 200 000 keys", {timeout, 120, fun forward_big/0}},
+        {"a NIF call is charged for its work in reductions", {timeout, 60, fun charged_for_work/0}},
         {"the monitor does report a long call", {timeout, 60, fun monitor_works/0}}
     ]}.
 
@@ -61,6 +62,32 @@ forward_big() ->
         fun({Fwd, Targets}) -> length(?RM:populate_forward(Fwd, Targets, child)) end,
         200001
     ).
+
+%% A NIF call counts as one reduction unless it reports its work: without
+%% enif_consume_timeslice a process looping over short calls would keep its scheduler for
+%% thousands of them. Each call on a normal scheduler reports its work (about 1 % of a
+%% 4 000-reduction timeslice per 150 elements), which shows as reductions.
+charged_for_work() ->
+    Op = phn_gen:operation(phn_gen:node_names(1000), 1, []),
+    Req = phn_gen:start_request(phn_gen:children(1000)),
+    Small = phn_gen:operation(phn_gen:node_names(3), 1, []),
+    ?assert(reductions(fun() -> ?RM:process_response(Op, 'n500@host', []) end) >= 400),
+    ?assert(reductions(fun() -> ?RM:'all_responded?'(Op) end) >= 200),
+    ?assert(reductions(fun() -> ?RM:split(Req) end) >= 200),
+    ?assert(reductions(fun() -> ?RM:populate_forward([], phn_gen:node_names(1000), c) end) >= 200),
+    %% and a small call stays cheap
+    ?assert(reductions(fun() -> ?RM:process_response(Small, 'n1@host', []) end) < 200).
+
+%% The most a call was charged over a few tries, each starting a fresh timeslice (a
+%% charge cannot exceed what is left of the current one).
+reductions(F) ->
+    lists:max([begin
+        erlang:yield(),
+        {reductions, Before} = erlang:process_info(self(), reductions),
+        _ = F(),
+        {reductions, After} = erlang:process_info(self(), reductions),
+        After - Before
+    end || _ <- lists:seq(1, 5)]).
 
 %% A control, so that silence above means something: list_to_tuple/1 of 5 000 000
 %% elements runs uninterrupted on a normal scheduler (it does not yield) and is reported.

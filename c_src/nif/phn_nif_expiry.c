@@ -49,6 +49,7 @@ static ERL_NIF_TERM cleanup_expired_run(ErlNifEnv *env, int argc, const ERL_NIF_
 ERL_NIF_TERM phn_nif_cleanup_expired(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     size_t size = 0;
-    int big = enif_get_map_size(env, argv[0], &size) && size > PHN_DIRTY_THRESHOLD;
-    return phn_run_sized(env, "cleanup_expired", cleanup_expired_run, big, argc, argv);
+    if (!enif_get_map_size(env, argv[0], &size))
+        size = 0; /* not a map: cleanup_expired_run raises badarg */
+    return phn_run_work(env, "cleanup_expired", cleanup_expired_run, size, argc, argv);
 }

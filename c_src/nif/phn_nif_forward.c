@@ -127,7 +127,7 @@ static ERL_NIF_TERM populate_forward_run(ErlNifEnv *env, int argc, const ERL_NIF
 
 ERL_NIF_TERM phn_nif_populate_forward(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
-    int big = phn_list_longer_than(env, argv[0], PHN_DIRTY_THRESHOLD) ||
-              phn_list_longer_than(env, argv[1], PHN_DIRTY_THRESHOLD);
-    return phn_run_sized(env, "populate_forward", populate_forward_run, big, argc, argv);
+    size_t work = phn_list_count_upto(env, argv[0], PHN_DIRTY_THRESHOLD) +
+                  phn_list_count_upto(env, argv[1], PHN_DIRTY_THRESHOLD);
+    return phn_run_work(env, "populate_forward", populate_forward_run, work, argc, argv);
 }

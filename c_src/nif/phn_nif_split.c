@@ -69,9 +69,12 @@ ERL_NIF_TERM phn_nif_split_list(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
     int rc = phn_list_length_upto(env, list, PHN_DIRTY_THRESHOLD, &len);
     if (rc == PHN_EINVAL)
         return enif_make_badarg(env);
-    if (rc == PHN_OK && len <= max)
+    if (rc == PHN_OK && len <= max) {
+        phn_consume_work(env, len);
         return enif_make_list1(env, argv[0]);
-    return phn_run_sized(env, "split_list", split_list_run, rc == PHN_ELIMIT, argc, argv);
+    }
+    size_t work = rc == PHN_ELIMIT ? PHN_DIRTY_THRESHOLD + 1 : len;
+    return phn_run_work(env, "split_list", split_list_run, work, argc, argv);
 }
 
 /* split_map(Req, Fresh, Field, Max): Fresh#{Field := ChunkMap} for each chunk of Req's map
@@ -126,7 +129,7 @@ ERL_NIF_TERM phn_nif_split_map(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
 {
     ERL_NIF_TERM map;
     size_t size = 0;
-    int big = enif_get_map_value(env, argv[0], argv[2], &map) &&
-              enif_get_map_size(env, map, &size) && size > PHN_DIRTY_THRESHOLD;
-    return phn_run_sized(env, "split_map", split_map_run, big, argc, argv);
+    if (!enif_get_map_value(env, argv[0], argv[2], &map) || !enif_get_map_size(env, map, &size))
+        size = 0; /* not a map: split_map_run raises badarg */
+    return phn_run_work(env, "split_map", split_map_run, size, argc, argv);
 }

@@ -72,6 +72,15 @@ int phn_list_length_upto(ErlNifEnv *env, ERL_NIF_TERM list, size_t limit, size_t
     return PHN_OK;
 }
 
+size_t phn_list_count_upto(ErlNifEnv *env, ERL_NIF_TERM list, size_t limit)
+{
+    ERL_NIF_TERM head, tail = list;
+    size_t n = 0;
+    while (n <= limit && enif_get_list_cell(env, tail, &head, &tail))
+        n++;
+    return n;
+}
+
 int phn_list_longer_than(ErlNifEnv *env, ERL_NIF_TERM list, size_t limit)
 {
     ERL_NIF_TERM head, tail = list;
@@ -128,4 +137,22 @@ ERL_NIF_TERM phn_run_sized(ErlNifEnv *env, const char *name,
     if (!big)
         return fun(env, argc, argv);
     return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_CPU_BOUND, fun, argc, argv);
+}
+
+ERL_NIF_TERM phn_run_work(ErlNifEnv *env, const char *name,
+                          ERL_NIF_TERM (*fun)(ErlNifEnv *, int, const ERL_NIF_TERM[]), size_t work,
+                          int argc, const ERL_NIF_TERM argv[])
+{
+    if (work > PHN_DIRTY_THRESHOLD)
+        return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_CPU_BOUND, fun, argc, argv);
+    ERL_NIF_TERM result = fun(env, argc, argv);
+    phn_consume_work(env, work);
+    return result;
+}
+
+void phn_consume_work(ErlNifEnv *env, size_t work)
+{
+    size_t percent = (work + PHN_WORK_PER_PERCENT - 1) / PHN_WORK_PER_PERCENT;
+    if (percent > 0)
+        enif_consume_timeslice(env, percent > 100 ? 100 : (int)percent);
 }

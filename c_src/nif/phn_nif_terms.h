@@ -52,6 +52,24 @@ int phn_term_identical(uint64_t a, uint64_t b, void *ctx);
 
 ERL_NIF_TERM phn_raise_enomem(ErlNifEnv *env);
 
+/* Elements of work that cost about 1 % of a timeslice (~10 us at up to ~65 ns each: a
+ * lookup in a large map plus a hash-set insert). Overcounting only preempts sooner. */
+#define PHN_WORK_PER_PERCENT 150
+
+/* The number of cells of a list, counting at most limit + 1 (proper or not). */
+size_t phn_list_count_upto(ErlNifEnv *env, ERL_NIF_TERM list, size_t limit);
+
+/* Report `work` elements walked on this scheduler (enif_consume_timeslice). */
+void phn_consume_work(ErlNifEnv *env, size_t work);
+
+/* Run `fun` on this scheduler when `work` (elements to walk) is at most
+ * PHN_DIRTY_THRESHOLD, and report the time used with enif_consume_timeslice so that a
+ * process calling many NIFs in a row is preempted as if it ran Erlang code; run it on a
+ * dirty CPU scheduler otherwise. */
+ERL_NIF_TERM phn_run_work(ErlNifEnv *env, const char *name,
+                          ERL_NIF_TERM (*fun)(ErlNifEnv *, int, const ERL_NIF_TERM[]), size_t work,
+                          int argc, const ERL_NIF_TERM argv[]);
+
 /* Run `fun` now, or on a dirty CPU scheduler when `big`. */
 ERL_NIF_TERM phn_run_sized(ErlNifEnv *env, const char *name,
                            ERL_NIF_TERM (*fun)(ErlNifEnv *, int, const ERL_NIF_TERM[]), int big,

@@ -163,11 +163,13 @@ static ERL_NIF_TERM status_to_term(ErlNifEnv *env, int rc, ERL_NIF_TERM ok_term)
     }
 }
 
-static int is_big_op(ErlNifEnv *env, ERL_NIF_TERM op, ERL_NIF_TERM list_key)
+/* Elements of the operation's list `list_key`, counted up to just past the threshold. */
+static size_t op_work(ErlNifEnv *env, ERL_NIF_TERM op, ERL_NIF_TERM list_key)
 {
     ERL_NIF_TERM list;
-    return enif_get_map_value(env, op, list_key, &list) &&
-           phn_list_longer_than(env, list, PHN_DIRTY_THRESHOLD);
+    if (!enif_get_map_value(env, op, list_key, &list))
+        return 0;
+    return phn_list_count_upto(env, list, PHN_DIRTY_THRESHOLD);
 }
 
 static ERL_NIF_TERM record_response_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
@@ -180,8 +182,8 @@ static ERL_NIF_TERM record_response_run(ErlNifEnv *env, int argc, const ERL_NIF_
 
 ERL_NIF_TERM phn_nif_record_response(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
-    int big = is_big_op(env, argv[0], phn_atoms.sub_requests);
-    return phn_run_sized(env, "record_response", record_response_run, big, argc, argv);
+    size_t work = op_work(env, argv[0], phn_atoms.sub_requests);
+    return phn_run_work(env, "record_response", record_response_run, work, argc, argv);
 }
 
 static ERL_NIF_TERM all_responded_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
@@ -194,8 +196,8 @@ static ERL_NIF_TERM all_responded_run(ErlNifEnv *env, int argc, const ERL_NIF_TE
 
 ERL_NIF_TERM phn_nif_all_responded(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
-    int big = is_big_op(env, argv[0], phn_atoms.nodes_data);
-    return phn_run_sized(env, "all_responded?", all_responded_run, big, argc, argv);
+    size_t work = op_work(env, argv[0], phn_atoms.nodes_data);
+    return phn_run_work(env, "all_responded?", all_responded_run, work, argc, argv);
 }
 
 static ERL_NIF_TERM process_response_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
@@ -213,7 +215,7 @@ static ERL_NIF_TERM process_response_run(ErlNifEnv *env, int argc, const ERL_NIF
 
 ERL_NIF_TERM phn_nif_process_response(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
-    int big = is_big_op(env, argv[0], phn_atoms.sub_requests) ||
-              is_big_op(env, argv[0], phn_atoms.nodes_data);
-    return phn_run_sized(env, "process_response", process_response_run, big, argc, argv);
+    size_t work =
+        op_work(env, argv[0], phn_atoms.sub_requests) + op_work(env, argv[0], phn_atoms.nodes_data);
+    return phn_run_work(env, "process_response", process_response_run, work, argc, argv);
 }

@@ -23,6 +23,7 @@ test: deps
 	$(REBAR) eunit
 	$(REBAR) ct
 	$(MAKE) asan
+	bash scripts/elixir-check.sh
 
 test-c:
 	$(MAKE) -C c_src test-c
@@ -79,4 +80,4 @@ demo: deps
 
 clean:
 	$(MAKE) -C c_src clean
-	rm -rf _build
+	rm -rf _build test/elixir/_build

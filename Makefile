@@ -4,7 +4,7 @@
 REBAR ?= rebar3
 export ERL_FLAGS ?=
 
-.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct asan demo bench bench-quick clean
+.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct ct-valgrind asan demo bench bench-quick clean
 
 all: build
 
@@ -22,6 +22,7 @@ test: deps
 	$(MAKE) -C c_src all test-c valgrind-c
 	$(REBAR) eunit
 	$(REBAR) ct
+	$(MAKE) ct-valgrind
 	$(MAKE) asan
 	bash scripts/elixir-check.sh
 
@@ -57,6 +58,12 @@ eunit:
 
 ct:
 	$(REBAR) ct
+
+# The multi-node C-node suite once more, every C-node instance under valgrind memcheck:
+# an instance that exits cleanly must report no error and no leak (exit status 0).
+CNODE_VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,possible
+ct-valgrind:
+	PHN_CNODE_WRAPPER="$(CNODE_VALGRIND)" $(REBAR) ct --suite test/phn_cnode_SUITE
 
 # Benchmarks need the test profile (the ProcessHub test doubles and the generators) and
 # Elixir's own library (Enum.chunk_every, MapSet), measured beside ours.

@@ -5,11 +5,15 @@
 %% oracle phn_request_manager_erl through phn_rm_common.
 %%
 %% From Elixir: `alias :phn_request_manager, as: RequestManager`.
+%%
+%% With a phn_tracker instead of a map in the state's pending_operations, the state
+%% functions run in tracker mode (phn_rm_tracker; README.md, "Tracker mode").
 -module(phn_request_manager).
 
 -export([
     new/4,
     compose_sub_requests/1,
+    compose_sub_requests/2,
     process_response/3,
     finalize/2,
     store/2,
@@ -53,33 +57,65 @@ new(Hub, Handler, NodesData, Opts) -> phn_rm_common:new(Hub, Handler, NodesData,
 
 compose_sub_requests(Op) -> phn_rm_common:compose_sub_requests(Op).
 
+%% @doc compose_sub_requests/1 with every sub-request's originating_node set to a C-node,
+%% so that remote nodes send their responses to it (see phn_cnode).
+compose_sub_requests(Op, CNodeName) -> phn_cnode:compose_sub_requests(Op, CNodeName).
+
 process_response(#{'__struct__' := ?OPERATION} = Op, Node, Results) ->
     phn_nif:process_response(Op, Node, Results).
 
 finalize(Op, State) -> phn_rm_common:finalize(Op, State).
 
 %%% State management
+%%
+%% Two modes, chosen by what the state holds in pending_operations: a map (ProcessHub's
+%% own behaviour, exactly) or a phn_tracker (tracker mode, phn_rm_tracker: chunk-aware,
+%% ignores responses from unexpected nodes). A tracker is a NIF resource, which
+%% is_reference/1 accepts; each map-mode clause follows, unchanged.
 
-store(State, Op) -> phn_rm_common:store(State, Op).
-get(State, Ref) -> phn_rm_common:get(State, Ref).
-update(State, Op) -> phn_rm_common:update(State, Op).
-remove(State, Ref) -> phn_rm_common:remove(State, Ref).
+store(#{pending_operations := P} = State, Op) when is_reference(P) ->
+    phn_rm_tracker:store(State, Op);
+store(State, Op) ->
+    phn_rm_common:store(State, Op).
+
+get(#{pending_operations := P} = State, Ref) when is_reference(P) ->
+    phn_rm_tracker:get(State, Ref);
+get(State, Ref) ->
+    phn_rm_common:get(State, Ref).
+
+update(#{pending_operations := P} = State, Op) when is_reference(P) ->
+    phn_rm_tracker:update(State, Op);
+update(State, Op) ->
+    phn_rm_common:update(State, Op).
+
+remove(#{pending_operations := P} = State, Ref) when is_reference(P) ->
+    phn_rm_tracker:remove(State, Ref);
+remove(State, Ref) ->
+    phn_rm_common:remove(State, Ref).
 
 cleanup_expired(State) ->
     cleanup_expired(State, erlang:monotonic_time(millisecond)).
 
 %% @doc cleanup_expired/1 with the clock given (monotonic milliseconds).
+cleanup_expired(#{pending_operations := P} = State, NowMs) when is_reference(P) ->
+    phn_rm_tracker:cleanup_expired(State, NowMs);
 cleanup_expired(#{pending_operations := Pending} = State, NowMs) ->
     State#{pending_operations := phn_nif:cleanup_expired(Pending, NowMs)}.
 
 %%% GenServer handlers
 
+handle_response(#{pending_operations := P} = State, Ref, Node, Results) when is_reference(P) ->
+    phn_rm_tracker:handle_response(State, Ref, Node, Results);
 handle_response(State, Ref, Node, Results) ->
     phn_rm_common:handle_response(?MODULE, State, Ref, Node, Results).
 
+handle_await(#{pending_operations := P} = State, Ref, From) when is_reference(P) ->
+    phn_rm_tracker:handle_await(State, Ref, From);
 handle_await(State, Ref, From) ->
     phn_rm_common:handle_await(?MODULE, State, Ref, From).
 
+handle_timeout(#{pending_operations := P} = State, Ref, From) when is_reference(P) ->
+    phn_rm_tracker:handle_timeout(State, Ref, From);
 handle_timeout(State, Ref, From) ->
     phn_rm_common:handle_timeout(State, Ref, From).
 

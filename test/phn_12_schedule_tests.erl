@@ -100,53 +100,9 @@ monitor_works() ->
     ],
     ?assertNotEqual([], lists:append(Attempts)).
 
+%% The watch itself is shared with the tracker's suite (phn_watch).
 quiet(Prepare, Work, Expected) ->
-    Self = self(),
-    Reports = watch(Prepare, fun(Input) ->
-        Self ! {result, Work(Input)},
-        ok
-    end),
-    receive {result, R} -> ?assertEqual(Expected, R) after 0 -> ?assert(false) end,
-    ?assertEqual([], Reports).
+    phn_watch:quiet(Prepare, Work, Expected).
 
-%% Run Work(Prepare()) in a fresh process with long_schedule (5 ms) watched from just
-%% before Work until the worker has exited; return the reports about that process. A long
-%% schedule is reported when the process is next scheduled out, so the monitor stays on
-%% until the worker is gone.
 watch(Prepare, Work) ->
-    Self = self(),
-    {Pid, Ref} = spawn_monitor(fun() ->
-        Input = Prepare(),
-        Self ! {ready, self()},
-        receive go -> ok end,
-        Work(Input),
-        Self ! {done, self()},
-        receive stop -> ok end
-    end),
-    receive {ready, Pid} -> ok end,
-    wait_until_waiting(Pid),
-    Previous = erlang:system_monitor(self(), [{long_schedule, 5}]),
-    Pid ! go,
-    receive {done, Pid} -> ok; {'DOWN', Ref, process, Pid, Why} -> error({worker_died, Why}) end,
-    Pid ! stop,
-    receive {'DOWN', Ref, process, Pid, _} -> ok end,
-    Reports = collect(Pid, []),
-    restore(Previous),
-    Reports.
-
-wait_until_waiting(Pid) ->
-    case erlang:process_info(Pid, status) of
-        {status, waiting} -> ok;
-        _ -> timer:sleep(1), wait_until_waiting(Pid)
-    end.
-
-restore(undefined) -> erlang:system_monitor(undefined);
-restore({Pid, Opts}) -> erlang:system_monitor(Pid, Opts).
-
-collect(Pid, Acc) ->
-    receive
-        {monitor, Pid, long_schedule, Info} -> collect(Pid, [Info | Acc]);
-        {monitor, _Other, long_schedule, _} -> collect(Pid, Acc)
-    after 100 ->
-        lists:reverse(Acc)
-    end.
+    phn_watch:watch(Prepare, Work).

@@ -134,6 +134,18 @@ int phn_heap_remove_at(phn_heap *h, size_t pos)
     return PHN_OK;
 }
 
+int phn_heap_update_at(phn_heap *h, size_t pos, int64_t deadline)
+{
+    if (pos >= h->size)
+        return PHN_EINVAL;
+    phn_heap_entry e = {deadline, h->items[pos].id};
+    if (pos > 0 && less(&e, &h->items[(pos - 1) / 2]))
+        sift_up(h, pos, e);
+    else
+        sift_down(h, pos, e);
+    return PHN_OK;
+}
+
 size_t phn_heap_size(const phn_heap *h)
 {
     return h->size;

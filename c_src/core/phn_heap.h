@@ -43,6 +43,10 @@ int phn_heap_pop(phn_heap *h, int64_t *deadline, uint64_t *id);
 /* Remove the entry at pos (as reported by moved). PHN_OK or PHN_EINVAL (pos >= size). */
 int phn_heap_remove_at(phn_heap *h, size_t pos);
 
+/* Give the entry at pos a new deadline and restore the order, in O(log n) and without
+ * allocating (moved is called as usual). PHN_OK or PHN_EINVAL (pos >= size). */
+int phn_heap_update_at(phn_heap *h, size_t pos, int64_t deadline);
+
 size_t phn_heap_size(const phn_heap *h);
 size_t phn_heap_bytes(const phn_heap *h);
 

@@ -46,6 +46,8 @@ static phn_nodeset_slot *lookup(const phn_nodeset *s, uint64_t key, uint64_t h)
     size_t mask = s->cap - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         phn_nodeset_slot *slot = &s->slots[i];
+        if (s->counters != NULL)
+            s->counters->probes++;
         if (slot->hash == 0)
             return NULL;
         if (slot->hash == h && keys_equal(s, slot->key, key))

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "phn_counters.h"
 #include "phn_status.h"
 
 /* Key equality; a is the stored key, b the probed one. A NULL callback means a == b. Only
@@ -27,6 +28,7 @@ typedef struct phn_nodeset {
     size_t size;
     phn_key_eq_fn eq;
     void *ctx;
+    phn_counters *counters; /* NULL (set by init) or a sink for probe counts */
 } phn_nodeset;
 
 /* expected is a sizing hint: that many keys fit without regrowth. PHN_OK or PHN_ENOMEM

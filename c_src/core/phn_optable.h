@@ -2,13 +2,16 @@
  * term format of a transaction reference), each with a deadline in ms and a caller-owned
  * payload. Lookups, inserts and removals are O(1) expected; an embedded min-heap gives the
  * earliest deadline in O(1) and expires in O(log n). Removal uses backward-shift deletion,
- * so there are no tombstones and the table never degrades under churn. */
+ * so there are no tombstones and the table never degrades under churn. A big table is
+ * split into 256 shards resized one at a time, so that no single insert or removal
+ * rehashes more than about 1/256 of the entries. */
 #ifndef PHN_OPTABLE_H
 #define PHN_OPTABLE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "phn_counters.h"
 #include "phn_status.h"
 
 #define PHN_OPTABLE_MAX_KEY 255u
@@ -42,6 +45,17 @@ void *phn_optable_remove(phn_optable *t, const uint8_t *key, size_t keylen);
  * nothing is expired. Equal deadlines expire in an unspecified order. O(log n). */
 void *phn_optable_pop_expired(phn_optable *t, int64_t now, const uint8_t **key_out,
                               size_t *keylen_out);
+
+/* The payload of the entry with the earliest deadline if it is expired (now > deadline),
+ * without removing it; NULL when nothing is expired. O(1). */
+void *phn_optable_peek_expired(const phn_optable *t, int64_t now);
+
+/* Move the entry's deadline, in O(log n) and without allocating. PHN_OK, PHN_ENOTFOUND, or
+ * PHN_EINVAL (a key that cannot be in the table). */
+int phn_optable_set_deadline(phn_optable *t, const uint8_t *key, size_t keylen, int64_t deadline);
+
+/* Count lookup probes (slots examined) and expiry-heap moves into c; NULL stops counting. */
+void phn_optable_set_counters(phn_optable *t, phn_counters *c);
 
 size_t phn_optable_size(const phn_optable *t);
 

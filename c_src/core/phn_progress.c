@@ -126,6 +126,11 @@ uint32_t phn_progress_received_at(const phn_progress *p, size_t i)
     return i < p->count ? p->nodes[i].received : 0;
 }
 
+void phn_progress_set_counters(phn_progress *p, phn_counters *c)
+{
+    p->index.counters = c;
+}
+
 size_t phn_progress_bytes(const phn_progress *p)
 {
     return sizeof(*p) + phn_nodeset_bytes(&p->index) + p->cap * sizeof(progress_node);

@@ -46,6 +46,9 @@ uint64_t phn_progress_node_at(const phn_progress *p, size_t i);
 uint32_t phn_progress_expected_at(const phn_progress *p, size_t i);
 uint32_t phn_progress_received_at(const phn_progress *p, size_t i);
 
+/* Count the node index's lookup probes into c (NULL: stop counting). */
+void phn_progress_set_counters(phn_progress *p, phn_counters *c);
+
 /* Heap bytes held, the phn_progress struct included. */
 size_t phn_progress_bytes(const phn_progress *p);
 

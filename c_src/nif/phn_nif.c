@@ -5,6 +5,7 @@
 #include "phn_alloc.h"
 #include "phn_nif_atoms.h"
 #include "phn_nif_funcs.h"
+#include "phn_nif_tracker.h"
 
 static ErlNifFunc phn_nif_funcs[] = {
 #define PHN_FUNC_ENTRY(name, arity, cfun, flags) {#name, arity, cfun, flags},
@@ -22,7 +23,7 @@ static int phn_setup(ErlNifEnv *env)
     static const phn_allocator enif_allocator = {enif_alloc, phn_enif_realloc, enif_free};
     phn_set_allocator(&enif_allocator);
     phn_atoms_init(env);
-    return 0;
+    return phn_nif_tracker_load(env);
 }
 
 static int phn_load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info)
@@ -45,6 +46,7 @@ static void phn_unload(ErlNifEnv *env, void *priv_data)
 {
     (void)env;
     (void)priv_data;
+    phn_nif_tracker_unload();
 }
 
 ERL_NIF_INIT(phn_nif, phn_nif_funcs, phn_load, NULL, phn_upgrade, phn_unload)

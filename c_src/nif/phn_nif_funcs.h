@@ -14,7 +14,29 @@
     X(populate_forward, 3, phn_nif_populate_forward, 0)                                            \
     X(cleanup_expired, 2, phn_nif_cleanup_expired, 0)
 
-#define PHN_FUNCS(X) PHN_FUNCS_REQUEST_MANAGER(X)
+#define PHN_FUNCS_PARTITION(X)                                                                     \
+    X(partition_eval, 6, phn_nif_partition_eval, 0)                                                \
+    X(partition_sync_log, 2, phn_nif_partition_sync_log, 0)
+
+#define PHN_FUNCS_TRACKER(X)                                                                       \
+    X(tracker_new, 2, phn_nif_tracker_new, 0)                                                      \
+    X(tracker_track, 5, phn_nif_tracker_track, 0)                                                  \
+    X(tracker_record, 5, phn_nif_tracker_record, 0)                                                \
+    X(tracker_get, 2, phn_nif_tracker_get, 0)                                                      \
+    X(tracker_peek, 2, phn_nif_tracker_peek, 0)                                                    \
+    X(tracker_take, 2, phn_nif_tracker_take, 0)                                                    \
+    X(tracker_cancel, 2, phn_nif_tracker_cancel, 0)                                                \
+    X(tracker_update, 4, phn_nif_tracker_update, 0)                                                \
+    X(tracker_cleanup, 4, phn_nif_tracker_cleanup, 0)                                              \
+    X(tracker_size, 1, phn_nif_tracker_size, 0)                                                    \
+    X(tracker_stats, 1, phn_nif_tracker_stats, 0)                                                  \
+    X(tracker_global_stats, 0, phn_nif_tracker_global_stats, 0)                                    \
+    X(tracker_close, 1, phn_nif_tracker_close, 0)
+
+#define PHN_FUNCS(X)                                                                               \
+    PHN_FUNCS_REQUEST_MANAGER(X)                                                                   \
+    PHN_FUNCS_PARTITION(X)                                                                         \
+    PHN_FUNCS_TRACKER(X)
 
 #define PHN_FUNC_DECL(name, arity, cfun, flags)                                                    \
     ERL_NIF_TERM cfun(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);

@@ -1,0 +1,221 @@
+#include "phn_cn_loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "phn_alloc.h"
+#include "phn_cn_cmd.h"
+#include "phn_cn_collect.h"
+#include "phn_cn_dist.h"
+#include "phn_cn_watch.h"
+#include "phn_status.h"
+
+#define TURN_MS 50        /* housekeeping cadence: expiry, liveness */
+#define READ_CHUNK 65536  /* one recv() */
+#define READS_PER_TURN 16 /* per connection, so one busy peer cannot starve the rest */
+#define CTL_PACKETS_PER_TURN 256
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_signal = 1;
+}
+
+static void close_conn(phn_cn *cn, phn_cn_conn *c, int notify)
+{
+    uint32_t node = c->node;
+    ei_close_connection(c->fd);
+    phn_cn_conn_remove(&cn->conns, c);
+    cn->stats.conns_closed++;
+    if (notify)
+        phn_cn_watch_down(cn, node);
+}
+
+void phn_cn_loop_close_all(phn_cn *cn)
+{
+    while (cn->conns.len > 0)
+        close_conn(cn, cn->conns.items[0], 0);
+}
+
+/* Finished handshakes from the acceptor and connector threads. */
+static void take_handoffs(phn_cn *cn)
+{
+    phn_cn_handoff h;
+    while (phn_cn_threads_next(&cn->thr, &h)) {
+        uint32_t node = phn_cn_atoms_intern(cn->atoms, h.node);
+        if (h.outbound && node != 0)
+            phn_cn_watch_connect_failed(cn, node); /* clears "connecting" either way */
+        if (h.fd < 0) {
+            cn->stats.connect_failures++;
+            continue;
+        }
+        phn_cn_peer *peer = node ? phn_cn_peer_get(&cn->conns, node) : NULL;
+        int replacing = peer != NULL && peer->conn != NULL;
+        if (peer == NULL || (!replacing && cn->conns.len >= cn->cfg.max_conns)) {
+            ei_close_connection(h.fd);
+            cn->stats.conns_refused++;
+            continue;
+        }
+        /* A node has one connection: a new handshake means the old one is dead. */
+        if (replacing)
+            close_conn(cn, peer->conn, 0);
+        int flags = fcntl(h.fd, F_GETFL);
+        phn_cn_conn *c = NULL;
+        if (flags >= 0 && fcntl(h.fd, F_SETFL, flags | O_NONBLOCK) == 0)
+            c = phn_cn_conn_add(&cn->conns, h.fd, node, cn->now_ms);
+        if (c == NULL) {
+            ei_close_connection(h.fd);
+            cn->stats.conns_refused++;
+            continue;
+        }
+        if (h.outbound)
+            cn->stats.conns_connected++;
+        else
+            cn->stats.conns_accepted++;
+        phn_cn_log(cn, "connected %s (%s)", h.node, h.outbound ? "out" : "in");
+        phn_cn_watch_up(cn, node);
+    }
+}
+
+/* Frame and handle whatever complete packets the input buffer holds. */
+static void handle_packets(phn_cn *cn, phn_cn_conn *c)
+{
+    while (!c->closing && phn_cn_buf_avail(&c->in) >= 4) {
+        uint32_t len = phn_cn_get32be(phn_cn_buf_head(&c->in));
+        if (len == 0) { /* a tick: answer it, as ei does */
+            phn_cn_buf_consume(&c->in, 4);
+            static const char tock[4] = {0, 0, 0, 0};
+            if (phn_cn_conn_queue(c, tock, 4, cn->cfg.max_out_bytes) < 0)
+                cn->stats.conns_slow_closed++;
+            continue;
+        }
+        if (len > cn->cfg.max_msg_bytes) {
+            cn->stats.msgs_oversized++;
+            c->closing = 1;
+            return;
+        }
+        if (phn_cn_buf_avail(&c->in) - 4 < len)
+            return;
+        const char *pkt = (const char *)phn_cn_buf_head(&c->in) + 4;
+        if (phn_cn_dist_packet(cn, c, pkt, (int)len) < 0)
+            c->closing = 1;
+        phn_cn_buf_consume(&c->in, 4 + (size_t)len);
+    }
+}
+
+static void read_conn(phn_cn *cn, phn_cn_conn *c)
+{
+    phn_cn_peer *peer = phn_cn_peer_find(&cn->conns, c->node);
+    for (int round = 0; round < READS_PER_TURN && !c->closing; round++) {
+        /* Refuse an oversized packet from its header, before buffering its body. */
+        if (phn_cn_buf_avail(&c->in) >= 4 &&
+            phn_cn_get32be(phn_cn_buf_head(&c->in)) > cn->cfg.max_msg_bytes) {
+            cn->stats.msgs_oversized++;
+            c->closing = 1;
+            break;
+        }
+        if (phn_cn_buf_reserve(&c->in, READ_CHUNK) != PHN_OK) {
+            c->closing = 1;
+            break;
+        }
+        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            if (peer != NULL)
+                peer->last_rx = cn->now_ms;
+            handle_packets(cn, c);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            break;
+        c->closing = 1; /* EOF or error */
+    }
+}
+
+static void handle_ctl(phn_cn *cn)
+{
+    const char *pkt;
+    size_t len;
+    for (int i = 0; i < CTL_PACKETS_PER_TURN && phn_cn_ctl_next(&cn->ctl, &pkt, &len); i++) {
+        phn_cn_cmd_packet(cn, pkt, len);
+        phn_cn_ctl_consume(&cn->ctl);
+    }
+}
+
+void phn_cn_loop_run(phn_cn *cn)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    struct pollfd *fds = NULL;
+    size_t fds_cap = 0;
+    while (!stop_signal && !cn->ctl.eof) {
+        size_t need = cn->conns.len + 3;
+        if (need > fds_cap) {
+            struct pollfd *grown = phn_reallocarray(fds, need * 2, sizeof(*fds));
+            if (grown == NULL) {
+                phn_cn_log(cn, "out of memory in the event loop");
+                break;
+            }
+            fds = grown;
+            fds_cap = need * 2;
+        }
+        size_t nconn = cn->conns.len;
+        fds[0] = (struct pollfd){cn->ctl.in_fd, POLLIN, 0};
+        fds[1] = (struct pollfd){cn->ctl.out_fd, phn_cn_buf_avail(&cn->ctl.out) ? POLLOUT : 0, 0};
+        fds[2] = (struct pollfd){cn->thr.handoff[0], POLLIN, 0};
+        for (size_t i = 0; i < nconn; i++) {
+            phn_cn_conn *c = cn->conns.items[i];
+            short ev = POLLIN;
+            if (phn_cn_buf_avail(&c->out) > 0)
+                ev |= POLLOUT;
+            fds[3 + i] = (struct pollfd){c->fd, ev, 0};
+        }
+        int r = poll(fds, 3 + nconn, TURN_MS);
+        if (r < 0 && errno != EINTR)
+            break;
+        cn->now_ms = phn_cn_monotonic_ms();
+
+        if (fds[0].revents)
+            phn_cn_ctl_read(&cn->ctl);
+        handle_ctl(cn);
+        if (fds[2].revents)
+            take_handoffs(cn);
+        /* Connections: the array may have changed above only by appends and by the
+         * replacement of a node's connection, so match descriptors, not positions. */
+        for (size_t i = 0; i < nconn; i++) {
+            if (fds[3 + i].revents == 0)
+                continue;
+            for (size_t k = 0; k < cn->conns.len; k++) {
+                phn_cn_conn *c = cn->conns.items[k];
+                if (c->fd != fds[3 + i].fd || c->closing)
+                    continue;
+                if (fds[3 + i].revents & (POLLIN | POLLHUP | POLLERR))
+                    read_conn(cn, c);
+                break;
+            }
+        }
+        phn_cn_collect_tick(cn->collect, cn->now_ms);
+        phn_cn_watch_tick(cn);
+        for (size_t k = 0; k < cn->conns.len; k++)
+            phn_cn_conn_flush(cn->conns.items[k]);
+        for (size_t k = 0; k < cn->conns.len;) {
+            phn_cn_conn *c = cn->conns.items[k];
+            if (c->closing)
+                close_conn(cn, c, 1); /* swaps the last one into k */
+            else
+                k++;
+        }
+        if (phn_cn_ctl_flush(&cn->ctl) < 0)
+            break; /* stdout gone: the owner is gone */
+    }
+    phn_free(fds);
+}

@@ -1,0 +1,592 @@
+/* phn_tracker's operations. Every call validates its terms (badarg), takes the tracker's
+ * lock only around table and progress work, and copies big terms out after the lock is
+ * released when the operation has left the table. A call whose copying would walk more
+ * than TR_DIRTY_WORK elements runs on a dirty CPU scheduler: known up front from its
+ * arguments, or found under the lock (the operation's kept terms are big), in which case
+ * it lets the lock go and reschedules itself dirty; the dirty run starts over. */
+#include <string.h>
+
+#include "phn_alloc.h"
+#include "phn_nif_atoms.h"
+#include "phn_nif_funcs.h"
+#include "phn_nif_terms.h"
+#include "phn_nif_tracker.h"
+#include "phn_status.h"
+
+/* What building one operation's info costs beyond its terms, in elements (a pop, a map,
+ * the frees): keeps a cleanup batch on a normal scheduler well under a millisecond. */
+#define TR_OP_COST 50
+/* Cleanup batches never hold more operations than this, dirty or not. */
+#define TR_MAX_BATCH 100000
+
+typedef ERL_NIF_TERM (*tr_nif_fn)(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+
+typedef struct tr_key {
+    size_t len;
+    uint8_t bytes[PHN_OPTABLE_MAX_KEY];
+} tr_key;
+
+/* The key of a transaction reference: its external term format (=:= terms encode alike). */
+static int key_of(ErlNifEnv *env, ERL_NIF_TERM ref, tr_key *k)
+{
+    ErlNifBinary bin;
+    if (!enif_term_to_binary(env, ref, &bin))
+        return 0;
+    int ok = bin.size <= PHN_OPTABLE_MAX_KEY;
+    if (ok) {
+        memcpy(k->bytes, bin.data, bin.size);
+        k->len = bin.size;
+    }
+    enif_release_binary(&bin);
+    return ok;
+}
+
+static int tracker_and_key(ErlNifEnv *env, const ERL_NIF_TERM argv[], tracker **t, tr_key *k)
+{
+    return tr_get(env, argv[0], t) && key_of(env, argv[1], k);
+}
+
+/* {meta, M} -> 1 and *meta; none / keep -> 0 and *given = 0; anything else -> -1. */
+static int meta_arg(ErlNifEnv *env, ERL_NIF_TERM term, ERL_NIF_TERM none, ERL_NIF_TERM *meta)
+{
+    int arity;
+    const ERL_NIF_TERM *elems;
+    if (enif_is_identical(term, none))
+        return 0;
+    if (enif_get_tuple(env, term, &arity, &elems) && arity == 2 &&
+        enif_is_identical(elems[0], phn_atoms.tr_meta)) {
+        *meta = elems[1];
+        return 1;
+    }
+    return -1;
+}
+
+static ERL_NIF_TERM error_tuple(ErlNifEnv *env, ERL_NIF_TERM reason)
+{
+    return enif_make_tuple2(env, phn_atoms.error, reason);
+}
+
+static ERL_NIF_TERM dirty(ErlNifEnv *env, const char *name, tr_nif_fn fn, int argc,
+                          const ERL_NIF_TERM argv[])
+{
+    return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_CPU_BOUND, fn, argc, argv);
+}
+
+/* --- track ------------------------------------------------------------------------------- */
+
+enum { PARSE_OK, PARSE_BADARG, PARSE_LIMIT, PARSE_ENOMEM };
+
+/* Expected = [Node | {Node, Chunks}], Node an atom, 1 =< Chunks =< 2^32 - 1; a node listed
+ * twice owes the sum. At most max_nodes entries. */
+static int parse_expected(ErlNifEnv *env, ERL_NIF_TERM list, size_t max_nodes, phn_progress **out)
+{
+    size_t len;
+    int rc = phn_list_length_upto(env, list, max_nodes, &len);
+    if (rc != PHN_OK)
+        return rc == PHN_ELIMIT ? PARSE_LIMIT : PARSE_BADARG;
+    phn_progress *p = phn_progress_new(len, NULL, NULL);
+    if (p == NULL)
+        return PARSE_ENOMEM;
+    ERL_NIF_TERM head, tail = list;
+    while (enif_get_list_cell(env, tail, &head, &tail)) {
+        ERL_NIF_TERM node = head;
+        ErlNifUInt64 chunks = 1;
+        int arity;
+        const ERL_NIF_TERM *elems;
+        if (enif_get_tuple(env, head, &arity, &elems)) {
+            if (arity != 2 || !enif_get_uint64(env, elems[1], &chunks) || chunks == 0 ||
+                chunks > UINT32_MAX) {
+                phn_progress_free(p);
+                return PARSE_BADARG;
+            }
+            node = elems[0];
+        }
+        if (!enif_is_atom(env, node)) {
+            phn_progress_free(p);
+            return PARSE_BADARG;
+        }
+        rc = phn_progress_expect(p, (uint64_t)node, (uint64_t)node, (uint32_t)chunks);
+        if (rc != PHN_OK) {
+            phn_progress_free(p);
+            return rc == PHN_ENOMEM ? PARSE_ENOMEM : PARSE_BADARG;
+        }
+    }
+    *out = p;
+    return PARSE_OK;
+}
+
+/* tracker_track(T, Ref, Expected, DeadlineMs, none | {meta, M})
+ *   -> ok | {error, already_tracked | limit | closed} */
+static ERL_NIF_TERM track_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    tracker *t;
+    tr_key k;
+    ErlNifSInt64 deadline;
+    ERL_NIF_TERM meta = 0;
+    int has_meta = meta_arg(env, argv[4], phn_atoms.tr_none, &meta);
+    if (!tracker_and_key(env, argv, &t, &k) || !enif_get_int64(env, argv[3], &deadline) ||
+        has_meta < 0)
+        return enif_make_badarg(env);
+
+    phn_progress *p = NULL;
+    switch (parse_expected(env, argv[2], t->max_nodes, &p)) {
+    case PARSE_OK:
+        break;
+    case PARSE_LIMIT:
+        return error_tuple(env, phn_atoms.tr_limit);
+    case PARSE_ENOMEM:
+        return phn_raise_enomem(env);
+    default:
+        return enif_make_badarg(env);
+    }
+    size_t nodes = phn_progress_nodes(p);
+    tr_op *op = phn_calloc(1, sizeof(*op));
+    ERL_NIF_TERM *chunks = nodes > 0 ? phn_calloc(nodes, sizeof(*chunks)) : NULL;
+    if (op == NULL || (nodes > 0 && chunks == NULL)) {
+        phn_free(op);
+        phn_free(chunks);
+        phn_progress_free(p);
+        return phn_raise_enomem(env);
+    }
+    op->progress = p;
+    op->chunks = chunks;
+    op->deadline = deadline;
+    op->bytes = sizeof(*op) + phn_progress_bytes(p) + nodes * sizeof(*chunks);
+    tr_global_op(op, 1);
+    if (has_meta) {
+        op->env = enif_alloc_env();
+        if (op->env == NULL) {
+            tr_op_free(op);
+            return phn_raise_enomem(env);
+        }
+        tr_global_env(1);
+        op->meta = enif_make_copy(op->env, meta);
+        op->has_meta = 1;
+        op->meta_weight = tr_weight_upto(env, meta, TR_DIRTY_WORK);
+    }
+
+    enif_mutex_lock(t->lock);
+    int rc = t->table == NULL ? PHN_ENOTFOUND
+                              : phn_optable_insert(t->table, k.bytes, k.len, deadline, op);
+    if (rc == PHN_OK) {
+        phn_progress_set_counters(p, &t->counters);
+        tr_account_insert(t, op);
+    }
+    enif_mutex_unlock(t->lock);
+    if (rc == PHN_OK)
+        return phn_atoms.ok;
+    tr_op_free(op);
+    switch (rc) {
+    case PHN_EEXIST:
+        return error_tuple(env, phn_atoms.tr_already_tracked);
+    case PHN_ELIMIT:
+        return error_tuple(env, phn_atoms.tr_limit);
+    case PHN_ENOTFOUND:
+        return error_tuple(env, phn_atoms.tr_closed);
+    case PHN_ENOMEM:
+        return phn_raise_enomem(env);
+    default:
+        return enif_make_badarg(env);
+    }
+}
+
+ERL_NIF_TERM phn_nif_tracker_track(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ERL_NIF_TERM meta;
+    size_t work = phn_list_count_upto(env, argv[2], TR_DIRTY_WORK);
+    if (meta_arg(env, argv[4], phn_atoms.tr_none, &meta) > 0)
+        work = tr_weight_add(work, tr_weight_upto(env, meta, TR_DIRTY_WORK));
+    return phn_run_work(env, "tracker_track", track_run, work, argc, argv);
+}
+
+/* --- record ------------------------------------------------------------------------------ */
+
+static ERL_NIF_TERM ignored(ErlNifEnv *env, ERL_NIF_TERM why)
+{
+    return enif_make_tuple2(env, phn_atoms.tr_ignored, why);
+}
+
+static ERL_NIF_TERM record_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+
+/* tracker_record(T, Ref, Node, Results, WithMeta)
+ *   -> {pending, MissingCount} | {complete, Collected} | {complete, Collected, Meta}
+ *    | {ignored, unknown_operation | unexpected_node | extra_chunk} */
+static ERL_NIF_TERM record_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], size_t w, int on_normal,
+                               size_t *work)
+{
+    tracker *t;
+    tr_key k;
+    ERL_NIF_TERM node = argv[2];
+    *work = w;
+    if (!tracker_and_key(env, argv, &t, &k) || (!enif_is_identical(argv[4], phn_atoms.true_) &&
+                                                !enif_is_identical(argv[4], phn_atoms.false_)))
+        return enif_make_badarg(env);
+    int with_meta = enif_is_identical(argv[4], phn_atoms.true_);
+
+    enif_mutex_lock(t->lock);
+    tr_op *op = t->table != NULL ? phn_optable_get(t->table, k.bytes, k.len) : NULL;
+    if (op == NULL) {
+        t->ignored_unknown++;
+        enif_mutex_unlock(t->lock);
+        return ignored(env, phn_atoms.tr_unknown_operation);
+    }
+    if (!enif_is_atom(env, node)) { /* expected nodes are atoms: this one cannot be */
+        t->ignored_unexpected++;
+        enif_mutex_unlock(t->lock);
+        return ignored(env, phn_atoms.tr_unexpected_node);
+    }
+    /* This chunk may complete the operation, whose results are then copied out. */
+    if (on_normal && phn_progress_missing_nodes(op->progress) <= 1 &&
+        tr_weight_add(tr_op_weight(op), w) > TR_DIRTY_WORK) {
+        enif_mutex_unlock(t->lock);
+        *work = 0;
+        return dirty(env, "tracker_record", record_dirty, 5, argv);
+    }
+    if (!tr_op_ensure_env(t, op)) {
+        enif_mutex_unlock(t->lock);
+        return phn_raise_enomem(env);
+    }
+    size_t idx = 0;
+    phn_rec_result rec = phn_progress_record(op->progress, (uint64_t)node, (uint64_t)node, &idx);
+    if (rec == PHN_REC_UNEXPECTED || rec == PHN_REC_EXTRA) {
+        if (rec == PHN_REC_UNEXPECTED)
+            t->ignored_unexpected++;
+        else
+            t->ignored_extra++;
+        enif_mutex_unlock(t->lock);
+        return ignored(env, rec == PHN_REC_UNEXPECTED ? phn_atoms.tr_unexpected_node
+                                                      : phn_atoms.tr_extra_chunk);
+    }
+    ERL_NIF_TERM copy = enif_make_copy(op->env, argv[3]);
+    ERL_NIF_TERM prev = phn_progress_received_at(op->progress, idx) == 1
+                            ? enif_make_list(op->env, 0)
+                            : op->chunks[idx];
+    op->chunks[idx] = enif_make_list_cell(op->env, copy, prev);
+    op->results_weight = tr_weight_add(op->results_weight, w);
+    t->records++;
+    if (rec == PHN_REC_PENDING) {
+        size_t missing = phn_progress_missing_nodes(op->progress);
+        enif_mutex_unlock(t->lock);
+        return enif_make_tuple2(env, phn_atoms.pending, enif_make_uint64(env, missing));
+    }
+
+    t->completes++;
+    (void)phn_optable_remove(t->table, k.bytes, k.len);
+    tr_account_remove(t, op);
+    enif_mutex_unlock(t->lock);
+    *work = tr_weight_add(w, tr_op_weight(op));
+    ERL_NIF_TERM collected = 0, out = 0;
+    int ok = tr_collected(env, op, &collected);
+    if (ok && with_meta)
+        out = enif_make_tuple3(env, phn_atoms.complete, collected, tr_meta(env, op));
+    else if (ok)
+        out = enif_make_tuple2(env, phn_atoms.complete, collected);
+    tr_op_free(op);
+    return ok ? out : phn_raise_enomem(env);
+}
+
+static ERL_NIF_TERM record_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    size_t work;
+    return record_run(env, argv, tr_weight_upto(env, argv[3], TR_DIRTY_WORK), 0, &work);
+}
+
+ERL_NIF_TERM phn_nif_tracker_record(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    size_t w = tr_weight_upto(env, argv[3], TR_DIRTY_WORK);
+    if (w > TR_DIRTY_WORK)
+        return dirty(env, "tracker_record", record_dirty, argc, argv);
+    size_t work;
+    ERL_NIF_TERM out = record_run(env, argv, w, 1, &work);
+    phn_consume_work(env, work + 1);
+    return out;
+}
+
+/* --- get / peek / take ------------------------------------------------------------------- */
+
+typedef enum { FETCH_GET, FETCH_PEEK, FETCH_TAKE } fetch_kind;
+
+static ERL_NIF_TERM get_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+static ERL_NIF_TERM peek_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+static ERL_NIF_TERM take_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+
+static ERL_NIF_TERM peek_result(ErlNifEnv *env, const tr_op *op)
+{
+    return enif_make_tuple3(env, phn_atoms.ok, tr_meta(env, op),
+                            enif_make_uint64(env, phn_progress_missing_nodes(op->progress)));
+}
+
+/* get  -> {ok, Info} | {error, not_found}        (the operation stays)
+ * peek -> {ok, Meta, MissingCount} | {error, not_found}
+ * take -> {ok, Info} | {error, not_found}        (the operation is removed) */
+static ERL_NIF_TERM fetch_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], fetch_kind kind,
+                              int on_normal, size_t *work)
+{
+    static const tr_nif_fn dirty_fn[] = {get_dirty, peek_dirty, take_dirty};
+    tracker *t;
+    tr_key k;
+    *work = 1;
+    if (!tracker_and_key(env, argv, &t, &k))
+        return enif_make_badarg(env);
+    enif_mutex_lock(t->lock);
+    tr_op *op = t->table != NULL ? phn_optable_get(t->table, k.bytes, k.len) : NULL;
+    if (op == NULL) {
+        enif_mutex_unlock(t->lock);
+        return error_tuple(env, phn_atoms.tr_not_found);
+    }
+    size_t cost = kind == FETCH_PEEK ? op->meta_weight : tr_op_weight(op);
+    if (on_normal && cost > TR_DIRTY_WORK) {
+        enif_mutex_unlock(t->lock);
+        *work = 0;
+        return dirty(env, "tracker_fetch", dirty_fn[kind], 2, argv);
+    }
+    *work = tr_weight_add(cost, 1);
+    ERL_NIF_TERM out = 0, info = 0;
+    int ok = 1;
+    if (kind == FETCH_TAKE) {
+        (void)phn_optable_remove(t->table, k.bytes, k.len);
+        tr_account_remove(t, op);
+        enif_mutex_unlock(t->lock);
+        ok = tr_info(env, op, argv[1], &info);
+        tr_op_free(op);
+    } else {
+        if (kind == FETCH_PEEK)
+            out = peek_result(env, op);
+        else
+            ok = tr_info(env, op, argv[1], &info);
+        enif_mutex_unlock(t->lock);
+    }
+    if (!ok)
+        return phn_raise_enomem(env);
+    return kind == FETCH_PEEK ? out : enif_make_tuple2(env, phn_atoms.ok, info);
+}
+
+static ERL_NIF_TERM fetch_entry(ErlNifEnv *env, const ERL_NIF_TERM argv[], fetch_kind kind)
+{
+    size_t work;
+    ERL_NIF_TERM out = fetch_run(env, argv, kind, 1, &work);
+    phn_consume_work(env, work);
+    return out;
+}
+
+static ERL_NIF_TERM get_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    size_t work;
+    return fetch_run(env, argv, FETCH_GET, 0, &work);
+}
+
+static ERL_NIF_TERM peek_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    size_t work;
+    return fetch_run(env, argv, FETCH_PEEK, 0, &work);
+}
+
+static ERL_NIF_TERM take_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    size_t work;
+    return fetch_run(env, argv, FETCH_TAKE, 0, &work);
+}
+
+ERL_NIF_TERM phn_nif_tracker_get(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return fetch_entry(env, argv, FETCH_GET);
+}
+
+ERL_NIF_TERM phn_nif_tracker_peek(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return fetch_entry(env, argv, FETCH_PEEK);
+}
+
+ERL_NIF_TERM phn_nif_tracker_take(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return fetch_entry(env, argv, FETCH_TAKE);
+}
+
+/* --- cancel / update --------------------------------------------------------------------- */
+
+/* tracker_cancel(T, Ref) -> ok | {error, not_found} */
+ERL_NIF_TERM phn_nif_tracker_cancel(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    tracker *t;
+    tr_key k;
+    if (!tracker_and_key(env, argv, &t, &k))
+        return enif_make_badarg(env);
+    enif_mutex_lock(t->lock);
+    tr_op *op = t->table != NULL ? phn_optable_remove(t->table, k.bytes, k.len) : NULL;
+    if (op != NULL)
+        tr_account_remove(t, op);
+    enif_mutex_unlock(t->lock);
+    if (op == NULL)
+        return error_tuple(env, phn_atoms.tr_not_found);
+    tr_op_free(op);
+    phn_consume_work(env, 1);
+    return phn_atoms.ok;
+}
+
+static ERL_NIF_TERM update_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+
+/* tracker_update(T, Ref, keep | {meta, M}, keep | DeadlineMs) -> ok | {error, not_found}.
+ * A new meta replaces the old one in a fresh environment (the chunk results move along),
+ * so repeated updates do not grow the operation. */
+static ERL_NIF_TERM update_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], int on_normal,
+                               size_t *work)
+{
+    tracker *t;
+    tr_key k;
+    ERL_NIF_TERM meta = 0;
+    ErlNifSInt64 deadline = 0;
+    int has_meta = meta_arg(env, argv[2], phn_atoms.tr_keep, &meta);
+    int has_deadline = !enif_is_identical(argv[3], phn_atoms.tr_keep);
+    *work = 1;
+    if (!tracker_and_key(env, argv, &t, &k) || has_meta < 0 ||
+        (has_deadline && !enif_get_int64(env, argv[3], &deadline)))
+        return enif_make_badarg(env);
+    size_t meta_weight = has_meta ? tr_weight_upto(env, meta, TR_DIRTY_WORK) : 0;
+
+    enif_mutex_lock(t->lock);
+    tr_op *op = t->table != NULL ? phn_optable_get(t->table, k.bytes, k.len) : NULL;
+    if (op == NULL) {
+        enif_mutex_unlock(t->lock);
+        return error_tuple(env, phn_atoms.tr_not_found);
+    }
+    size_t cost = has_meta ? tr_weight_add(meta_weight, op->results_weight) : 0;
+    if (on_normal && cost > TR_DIRTY_WORK) {
+        enif_mutex_unlock(t->lock);
+        *work = 0;
+        return dirty(env, "tracker_update", update_dirty, 4, argv);
+    }
+    *work = tr_weight_add(cost, 1);
+    if (has_meta && !tr_op_replace_meta(t, op, meta, meta_weight)) {
+        enif_mutex_unlock(t->lock);
+        return phn_raise_enomem(env);
+    }
+    if (has_deadline) {
+        (void)phn_optable_set_deadline(t->table, k.bytes, k.len, deadline);
+        op->deadline = deadline;
+    }
+    enif_mutex_unlock(t->lock);
+    return phn_atoms.ok;
+}
+
+static ERL_NIF_TERM update_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    size_t work;
+    return update_run(env, argv, 0, &work);
+}
+
+ERL_NIF_TERM phn_nif_tracker_update(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ERL_NIF_TERM meta;
+    if (meta_arg(env, argv[2], phn_atoms.tr_keep, &meta) > 0 &&
+        tr_weight_upto(env, meta, TR_DIRTY_WORK) > TR_DIRTY_WORK)
+        return dirty(env, "tracker_update", update_dirty, argc, argv);
+    size_t work;
+    ERL_NIF_TERM out = update_run(env, argv, 1, &work);
+    phn_consume_work(env, work);
+    return out;
+}
+
+/* --- cleanup ----------------------------------------------------------------------------- */
+
+typedef struct popped {
+    tr_op *op;
+    ERL_NIF_TERM ref;
+} popped;
+
+static ERL_NIF_TERM cleanup_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+
+/* tracker_cleanup(T, NowMs, MaxBatch, Infos) -> {done | more, [Info] | Count}: removes
+ * expired operations (now > deadline), earliest deadline first, at most MaxBatch of them,
+ * and on a normal scheduler at most TR_DIRTY_WORK elements of work; `more` when expired
+ * ones remain. With Infos false only their number is returned (nothing is copied). */
+static ERL_NIF_TERM cleanup_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], int on_normal,
+                                size_t *work)
+{
+    tracker *t;
+    ErlNifSInt64 now;
+    ErlNifUInt64 max;
+    *work = 1;
+    if (!tr_get(env, argv[0], &t) || !enif_get_int64(env, argv[1], &now) ||
+        !enif_get_uint64(env, argv[2], &max) || max == 0 ||
+        (!enif_is_identical(argv[3], phn_atoms.true_) &&
+         !enif_is_identical(argv[3], phn_atoms.false_)))
+        return enif_make_badarg(env);
+    int infos = enif_is_identical(argv[3], phn_atoms.true_);
+    if (max > TR_MAX_BATCH)
+        max = TR_MAX_BATCH;
+    popped *items = phn_calloc((size_t)max, sizeof(*items));
+    if (items == NULL)
+        return phn_raise_enomem(env);
+
+    enif_mutex_lock(t->lock);
+    tr_op *next = t->table != NULL ? phn_optable_peek_expired(t->table, now) : NULL;
+    if (on_normal && infos && next != NULL && tr_op_weight(next) > TR_DIRTY_WORK) {
+        enif_mutex_unlock(t->lock);
+        phn_free(items);
+        *work = 0;
+        return dirty(env, "tracker_cleanup", cleanup_dirty, 4, argv);
+    }
+    size_t n = 0, spent = 0, budget = on_normal ? TR_DIRTY_WORK : SIZE_MAX;
+    while (next != NULL && n < max) {
+        size_t w = infos ? tr_weight_add(tr_op_weight(next), TR_OP_COST) : TR_OP_COST / 2;
+        if (n > 0 && tr_weight_add(spent, w) > budget)
+            break;
+        const uint8_t *key;
+        size_t keylen;
+        tr_op *op = phn_optable_pop_expired(t->table, now, &key, &keylen);
+        ERL_NIF_TERM ref = phn_atoms.tr_undefined;
+        if (infos && enif_binary_to_term(env, key, keylen, &ref, 0) == 0)
+            ref = phn_atoms.tr_undefined; /* cannot happen: the key was made by term_to_binary */
+        tr_account_remove(t, op);
+        items[n].op = op;
+        items[n].ref = ref;
+        n++;
+        spent = tr_weight_add(spent, w);
+        next = phn_optable_peek_expired(t->table, now);
+    }
+    enif_mutex_unlock(t->lock);
+    *work = spent;
+
+    ERL_NIF_TERM list = enif_make_list(env, 0), info;
+    int ok = 1;
+    for (size_t i = n; i-- > 0;) {
+        if (infos && ok) {
+            if (tr_info(env, items[i].op, items[i].ref, &info))
+                list = enif_make_list_cell(env, info, list);
+            else
+                ok = 0;
+        }
+        tr_op_free(items[i].op);
+    }
+    phn_free(items);
+    if (!ok)
+        return phn_raise_enomem(env);
+    return enif_make_tuple2(env, next != NULL ? phn_atoms.tr_more : phn_atoms.tr_done,
+                            infos ? list : enif_make_uint64(env, n));
+}
+
+static ERL_NIF_TERM cleanup_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    size_t work;
+    return cleanup_run(env, argv, 0, &work);
+}
+
+ERL_NIF_TERM phn_nif_tracker_cleanup(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    size_t work;
+    ERL_NIF_TERM out = cleanup_run(env, argv, 1, &work);
+    phn_consume_work(env, work);
+    return out;
+}

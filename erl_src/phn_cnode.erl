@@ -1,0 +1,551 @@
+%% @doc The owner of the C-node (`priv/phn_cnode'): starts it through a port, gives it its
+%% node name (argv) and the cookie (over the port, never argv), restarts it when it dies
+%% and re-seeds it, and is the Erlang API to it. One per BEAM node, registered as
+%% `phn_cnode'.
+%%
+%% <b>Collecting responses.</b> A coordinator composes its sub-requests with
+%% {@link compose_sub_requests/2} so that remote ProcessHub nodes send their
+%% `operation_response' casts to `{HubId, CNode}', then registers the operation:
+%% ```
+%% ok = phn_cnode:register_operation(TxRef, HubId, [{Node, Chunks}], TimeoutMs)
+%% '''
+%% and later receives exactly one message:
+%% ```
+%% {phn_cnode_op, TxRef, {complete, [{Node, Results}]}}
+%% {phn_cnode_op, TxRef, {expired, [{Node, Results}], MissingNodes}}
+%% {phn_cnode_op, TxRef, {error, cnode_down}}       % the C-node died meanwhile
+%% '''
+%% Results of a node sent in several chunks are concatenated in arrival order; responses
+%% that arrive before the registration are held by the C-node and applied.
+%%
+%% <b>Partition checks.</b> {@link set_hub/4} gives the C-node a hub's strategy (a
+%% ProcessHub strategy struct, see {@link phn_partition}) and node list (or `cluster': this
+%% server then follows `net_kernel:monitor_nodes/1'). The C-node replays node changes as
+%% the coordinator does and answers `gen_server:call({HubId, CNode}, is_partitioned)'
+%% (also `status', `ping', `{subscribe, Pid}', `{unsubscribe, Pid}') itself.
+%% Subscribers get `{phn_cnode_partition, HubId, Partitioned}' on each verdict change and,
+%% for hubs with `watch', `{phn_cnode_node, HubId, Node, lost | found}' from the C-node's
+%% own view of its connections (enabled by the `silence_ms' start option).
+-module(phn_cnode).
+-behaviour(gen_server).
+
+-export([
+    start_link/0,
+    start_link/1,
+    stop/0,
+    shutdown_cnode/0,
+    cnode/0,
+    os_pid/0,
+    stats/0,
+    register_operation/4,
+    register_operation/5,
+    cancel_operation/1,
+    await_operation/2,
+    set_hub/3,
+    set_hub/4,
+    set_hub_nodes/2,
+    remove_hub/1,
+    hub_status/1,
+    is_partitioned/1,
+    subscribe/1,
+    subscribe/2,
+    unsubscribe/2,
+    reset_cluster_size/2,
+    sync_quorum_log/2,
+    connect/1,
+    compose_sub_requests/2
+]).
+
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+
+-define(SERVER, ?MODULE).
+-define(READY_TIMEOUT, 30000).
+-define(CALL_TIMEOUT, 15000).
+
+-type hub_id() :: atom().
+-type expected() :: [{node(), pos_integer()} | node()].
+-type op_body() ::
+    {complete, [{node(), list()}]}
+    | {expired, [{node(), list()}], [node()]}
+    | {error, cnode_down}.
+-export_type([op_body/0]).
+
+%%% API
+
+%% @equiv start_link(#{})
+start_link() -> start_link(#{}).
+
+%% @doc Start the owner and its C-node. Options (all optional):
+%% <ul>
+%% <li>`name' - the C-node's node name, `alive@host' or just `alive' (the host of this
+%%     node is added); default `phn_cnode_<alive of this node>'.</li>
+%% <li>`cookie' - default `erlang:get_cookie()'.</li>
+%% <li>`epmd_port' - default the kernel `epmd_port' setting or `$ERL_EPMD_PORT'.</li>
+%% <li>`args' - extra C-node limits, a map of `silence_ms, early_hold_ms, early_max,
+%%     early_bytes, max_msg, max_ops, max_op_bytes, max_conns, handshake_ms, bind, ...'
+%%     (the `--flag' names of `phn_cnode --help' with `_' for `-').</li>
+%% <li>`wrapper' - a command line to run the C-node under (e.g. valgrind); default
+%%     `$PHN_CNODE_WRAPPER'.</li>
+%% <li>`max_restarts' - restarts allowed within 60 s before giving up (default 10).</li>
+%% </ul>
+-spec start_link(map()) -> {ok, pid()} | {error, term()}.
+start_link(Opts) when is_map(Opts) ->
+    gen_server:start_link({local, ?SERVER}, ?MODULE, Opts, []).
+
+stop() -> gen_server:stop(?SERVER).
+
+%% @doc Ask the C-node to exit cleanly and return its exit status (0 when it shut down
+%% cleanly; under a wrapper such as valgrind, the wrapper's status). The owner then
+%% restarts it as after any other exit.
+-spec shutdown_cnode() -> {ok, integer()} | {error, term()}.
+shutdown_cnode() -> gen_server:call(?SERVER, shutdown_cnode, 60000).
+
+%% @doc The C-node's node name.
+-spec cnode() -> node().
+cnode() -> gen_server:call(?SERVER, cnode).
+
+%% @doc The C-node's OS pid (for fault-injection tests).
+-spec os_pid() -> integer() | undefined.
+os_pid() -> gen_server:call(?SERVER, os_pid).
+
+-spec stats() -> {ok, map()} | {error, term()}.
+stats() -> ctl({stats}).
+
+%% @equiv register_operation(TxRef, HubId, Expected, TimeoutMs, self())
+-spec register_operation(reference(), hub_id() | undefined, expected(), non_neg_integer()) ->
+    ok | {error, term()}.
+register_operation(TxRef, HubId, Expected, TimeoutMs) ->
+    register_operation(TxRef, HubId, Expected, TimeoutMs, self()).
+
+%% @doc Register an operation with the C-node: responses cast to `{HubId, CNode}' (any
+%% name when `HubId' is `undefined') for `TxRef' are collected; `Expected' lists each
+%% node with the number of response chunks it owes (a bare node owes one). `Notify' gets
+%% one `{phn_cnode_op, TxRef, Body}' message. Errors: `badarg', `exists', `limit',
+%% `cnode_down'.
+-spec register_operation(reference(), hub_id() | undefined, expected(), non_neg_integer(),
+                         pid()) -> ok | {error, term()}.
+register_operation(TxRef, HubId, Expected, TimeoutMs, Notify)
+  when is_reference(TxRef), is_atom(HubId), is_list(Expected), is_integer(TimeoutMs),
+       TimeoutMs >= 0, is_pid(Notify) ->
+    gen_server:call(?SERVER, {register, TxRef, HubId, Expected, TimeoutMs, Notify},
+                    ?CALL_TIMEOUT);
+register_operation(_, _, _, _, _) ->
+    {error, badarg}.
+
+%% @doc Drop a registered operation; nobody is notified.
+-spec cancel_operation(reference()) -> ok | {error, term()}.
+cancel_operation(TxRef) when is_reference(TxRef) ->
+    gen_server:call(?SERVER, {cancel, TxRef}, ?CALL_TIMEOUT).
+
+%% @doc Wait for the message of an operation registered by the calling process.
+-spec await_operation(reference(), timeout()) -> op_body() | {error, timeout}.
+await_operation(TxRef, Timeout) ->
+    receive
+        {phn_cnode_op, TxRef, Body} -> Body
+    after Timeout -> {error, timeout}
+    end.
+
+%% @equiv set_hub(HubId, Strategy, Nodes, #{})
+set_hub(HubId, Strategy, Nodes) -> set_hub(HubId, Strategy, Nodes, #{}).
+
+%% @doc Give the C-node a hub: its partition strategy struct and its node list
+%% (including this node), or `cluster' to follow this node's view of the cluster. Option
+%% `watch => true' narrows the node list by the C-node's own view. Runs the strategy's
+%% init; returns whether the hub is partitioned.
+-spec set_hub(hub_id(), map(), [node()] | cluster, map()) ->
+    {ok, boolean()} | {error, term()}.
+set_hub(HubId, Strategy, Nodes, Opts)
+  when is_atom(HubId), is_map(Strategy), (is_list(Nodes) orelse Nodes =:= cluster),
+       is_map(Opts) ->
+    gen_server:call(?SERVER, {set_hub, HubId, Strategy, Nodes, Opts}, ?CALL_TIMEOUT);
+set_hub(_, _, _, _) ->
+    {error, badarg}.
+
+%% @doc Push a new node list for a hub (stops following the cluster).
+-spec set_hub_nodes(hub_id(), [node()]) -> {ok, boolean()} | {error, term()}.
+set_hub_nodes(HubId, Nodes) when is_atom(HubId), is_list(Nodes) ->
+    gen_server:call(?SERVER, {set_hub_nodes, HubId, Nodes}, ?CALL_TIMEOUT).
+
+-spec remove_hub(hub_id()) -> ok | {error, term()}.
+remove_hub(HubId) -> gen_server:call(?SERVER, {remove_hub, HubId}, ?CALL_TIMEOUT).
+
+%% @doc The C-node's full view of a hub (through the control channel).
+-spec hub_status(hub_id()) -> {ok, map()} | {error, term()}.
+hub_status(HubId) -> ctl({status, HubId}).
+
+%% @doc Ask the C-node itself, over distribution, as any node of the cluster can:
+%% `gen_server:call({HubId, CNode}, is_partitioned)'.
+-spec is_partitioned(hub_id()) -> boolean() | {error, term()}.
+is_partitioned(HubId) ->
+    try gen_server:call({HubId, cnode()}, is_partitioned, 5000)
+    catch exit:Reason -> {error, Reason}
+    end.
+
+%% @equiv subscribe(HubId, self())
+subscribe(HubId) -> subscribe(HubId, self()).
+
+%% @doc Verdict changes of the hub go to Pid (kept across C-node restarts).
+-spec subscribe(hub_id(), pid()) -> ok | {error, term()}.
+subscribe(HubId, Pid) when is_pid(Pid) ->
+    gen_server:call(?SERVER, {subscribe, HubId, Pid}, ?CALL_TIMEOUT).
+
+-spec unsubscribe(hub_id(), pid()) -> ok | {error, term()}.
+unsubscribe(HubId, Pid) when is_pid(Pid) ->
+    gen_server:call(?SERVER, {unsubscribe, HubId, Pid}, ?CALL_TIMEOUT).
+
+%% @doc MajorityQuorum's reset_cluster_size on the C-node's copy of the hub.
+-spec reset_cluster_size(hub_id(), pos_integer()) -> ok | {error, term()}.
+reset_cluster_size(HubId, N) -> ctl({reset_cluster_size, HubId, N}).
+
+%% @doc DynamicQuorum's sync_quorum_log: `{ok, Replaced}'.
+-spec sync_quorum_log(hub_id(), [{node(), integer()}]) -> {ok, boolean()} | {error, term()}.
+sync_quorum_log(HubId, Log) -> ctl({sync_quorum_log, HubId, Log}).
+
+%% @doc Make the C-node dial a node now (its own connections are otherwise made by the
+%% nodes that talk to it, or by `watch').
+-spec connect(node()) -> ok | {error, term()}.
+connect(Node) -> ctl({connect, Node}).
+
+%% @doc `phn_request_manager:compose_sub_requests/1', then every sub-request's
+%% `originating_node' set to the C-node, so that the target nodes send their responses
+%% to `{HubId, CNodeName}'.
+-spec compose_sub_requests(map(), node()) -> {ok, map()} | {error, no_children}.
+compose_sub_requests(Op, CNodeName) when is_atom(CNodeName) ->
+    case phn_request_manager:compose_sub_requests(Op) of
+        {ok, #{sub_requests := Subs} = Op1} ->
+            {ok, Op1#{sub_requests := [S#{originating_node => CNodeName} || S <- Subs]}};
+        Other ->
+            Other
+    end.
+
+%%% gen_server
+
+-record(st, {
+    port :: port() | undefined,
+    os_pid :: integer() | undefined,
+    cnode :: node() | undefined,
+    opts :: map(),
+    seq = 0 :: non_neg_integer(),
+    calls = #{} :: #{non_neg_integer() => {gen_server:from() | internal, term()}},
+    ops = #{} :: #{reference() => pid()},
+    hubs = #{} :: #{hub_id() => map()},
+    restarts = [] :: [integer()],
+    waiting_exit :: gen_server:from() | undefined,
+    monitoring = false :: boolean()
+}).
+
+init(Opts) ->
+    process_flag(trap_exit, true),
+    case start_port(#st{opts = Opts}) of
+        {ok, St} -> {ok, St};
+        {error, Reason} -> {stop, Reason}
+    end.
+
+handle_call(cnode, _From, St) ->
+    {reply, St#st.cnode, St};
+handle_call(os_pid, _From, St) ->
+    {reply, St#st.os_pid, St};
+handle_call(shutdown_cnode, From, #st{port = Port} = St) when Port =/= undefined ->
+    St1 = send_ctl({shutdown}, internal, St),
+    {noreply, St1#st{waiting_exit = From}};
+handle_call({register, TxRef, HubId, Expected, Timeout, Notify}, From, St) ->
+    %% Known before the C-node answers: held early responses may complete it at once.
+    St1 = St#st{ops = maps:put(TxRef, Notify, St#st.ops)},
+    {noreply, send_ctl({register, TxRef, HubId, Expected, Timeout}, {From, {register, TxRef}},
+                       St1)};
+handle_call({cancel, TxRef}, From, St) ->
+    St1 = St#st{ops = maps:remove(TxRef, St#st.ops)},
+    {noreply, send_ctl({cancel, TxRef}, From, St1)};
+handle_call({set_hub, HubId, Strategy, Nodes, Opts}, From, St0) ->
+    Follow = Nodes =:= cluster,
+    %% One subscription however many hubs follow the cluster.
+    St = case Follow andalso not St0#st.monitoring of
+             true -> ok = net_kernel:monitor_nodes(true), St0#st{monitoring = true};
+             false -> St0
+         end,
+    Hub = #{strategy => Strategy, follow => Follow, nodes => hub_nodes(Nodes),
+            watch => maps:get(watch, Opts, false) =:= true, subs => subs_of(HubId, St)},
+    Cmd = {set_hub, HubId, Strategy, maps:get(nodes, Hub), #{watch => maps:get(watch, Hub)}},
+    {noreply, send_ctl(Cmd, {From, {set_hub, HubId, Hub}}, St)};
+handle_call({set_hub_nodes, HubId, Nodes}, From, #st{hubs = Hubs} = St) ->
+    case Hubs of
+        #{HubId := Hub} ->
+            Hubs1 = Hubs#{HubId := Hub#{nodes := Nodes, follow := false}},
+            {noreply, send_ctl({hub_nodes, HubId, Nodes}, From, St#st{hubs = Hubs1})};
+        _ ->
+            {reply, {error, unknown_hub}, St}
+    end;
+handle_call({remove_hub, HubId}, From, St) ->
+    St1 = St#st{hubs = maps:remove(HubId, St#st.hubs)},
+    {noreply, send_ctl({remove_hub, HubId}, From, St1)};
+handle_call({subscribe, HubId, Pid}, From, St) ->
+    {noreply, send_ctl({subscribe, HubId, Pid}, {From, {subscribe, HubId, Pid}}, St)};
+handle_call({unsubscribe, HubId, Pid}, From, St) ->
+    St1 = update_subs(HubId, fun(Subs) -> lists:delete(Pid, Subs) end, St),
+    {noreply, send_ctl({unsubscribe, HubId, Pid}, From, St1)};
+handle_call({ctl, Cmd}, From, St) ->
+    {noreply, send_ctl(Cmd, From, St)};
+handle_call(_Other, _From, St) ->
+    {reply, {error, badarg}, St}.
+
+handle_cast(_Msg, St) ->
+    {noreply, St}.
+
+handle_info({Port, {data, Bin}}, #st{port = Port} = St) ->
+    {noreply, from_cnode(binary_to_term(Bin), St)};
+handle_info({Port, {exit_status, Status}}, #st{port = Port} = St) ->
+    cnode_down({exit_status, Status}, St);
+handle_info({'EXIT', Port, Reason}, #st{port = Port} = St) ->
+    cnode_down(Reason, St);
+handle_info({nodeup, _Node}, St) ->
+    {noreply, follow_cluster(St)};
+handle_info({nodedown, _Node}, St) ->
+    {noreply, follow_cluster(St)};
+handle_info({'DOWN', _Ref, process, Pid, _}, St) ->
+    %% A subscriber died: forget it everywhere (the C-node's copy too).
+    {noreply, drop_subscriber(Pid, St)};
+handle_info(_Other, St) ->
+    {noreply, St}.
+
+terminate(_Reason, #st{port = Port} = St) ->
+    fail_waiters(St),
+    Port =/= undefined andalso (catch port_close(Port)),
+    ok.
+
+%%% The port
+
+cnode_name(Opts) ->
+    [Alive0, Host] = string:split(atom_to_list(node()), "@"),
+    case maps:get(name, Opts, undefined) of
+        undefined -> list_to_atom("phn_cnode_" ++ Alive0 ++ "@" ++ Host);
+        Name ->
+            case string:split(atom_to_list(Name), "@") of
+                [_, _] -> Name;
+                [Alive] -> list_to_atom(Alive ++ "@" ++ Host)
+            end
+    end.
+
+epmd_env(Opts) ->
+    Port = case maps:get(epmd_port, Opts, undefined) of
+               undefined ->
+                   case application:get_env(kernel, epmd_port) of
+                       {ok, P} -> P;
+                       undefined -> os:getenv("ERL_EPMD_PORT")
+                   end;
+               P -> P
+           end,
+    case Port of
+        false -> [];
+        P2 when is_integer(P2) -> [{"ERL_EPMD_PORT", integer_to_list(P2)}];
+        P2 when is_list(P2) -> [{"ERL_EPMD_PORT", P2}]
+    end.
+
+arg_flags(Args) ->
+    lists:append([["--" ++ string:replace(atom_to_list(K), "_", "-", all), to_list(V)]
+                   || {K, V} <- lists:sort(maps:to_list(Args))]).
+
+to_list(V) when is_integer(V) -> integer_to_list(V);
+to_list(V) when is_atom(V) -> atom_to_list(V);
+to_list(V) when is_list(V) -> V;
+to_list(V) when is_binary(V) -> binary_to_list(V).
+
+executable() ->
+    Priv = case code:priv_dir(process_hub_native) of
+               {error, bad_name} ->
+                   filename:join(filename:dirname(filename:dirname(code:which(?MODULE))),
+                                 "priv");
+               Dir -> Dir
+           end,
+    filename:join(Priv, "phn_cnode").
+
+%% The executable and its argv, under the wrapper if one is set.
+command(Opts, Args) ->
+    Exe = executable(),
+    Wrapper = case maps:get(wrapper, Opts, os:getenv("PHN_CNODE_WRAPPER")) of
+                  false -> "";
+                  W -> W
+              end,
+    case string:lexemes(Wrapper, " ") of
+        [] -> {Exe, Args};
+        [Cmd | WArgs] ->
+            {os:find_executable(Cmd), WArgs ++ [Exe | Args]}
+    end.
+
+start_port(St) ->
+    start_port(St, 5).
+
+start_port(#st{opts = Opts} = St, Attempts) ->
+    CNode = cnode_name(Opts),
+    Args = ["--name", atom_to_list(CNode) | arg_flags(maps:get(args, Opts, #{}))],
+    {Exe, Argv} = command(Opts, Args),
+    Port = open_port({spawn_executable, Exe},
+                     [{args, Argv}, {packet, 4}, binary, exit_status, use_stdio,
+                      {env, epmd_env(Opts)}]),
+    OsPid = case erlang:port_info(Port, os_pid) of {os_pid, P} -> P; _ -> undefined end,
+    Cookie = atom_to_binary(maps:get(cookie, Opts, erlang:get_cookie())),
+    port_command(Port, term_to_binary({cookie, Cookie})),
+    receive
+        {Port, {data, Bin}} ->
+            case binary_to_term(Bin) of
+                {ready, CNode, _ListenPort} ->
+                    {ok, St#st{port = Port, os_pid = OsPid, cnode = CNode}};
+                Other ->
+                    catch port_close(Port),
+                    {error, {unexpected, Other}}
+            end;
+        {Port, {exit_status, _Status}} when Attempts > 1 ->
+            %% Most often epmd still holds the name of the instance that just died.
+            timer:sleep(300),
+            start_port(St, Attempts - 1);
+        {Port, {exit_status, Status}} ->
+            {error, {cnode_exit, Status}}
+    after ?READY_TIMEOUT ->
+        catch port_close(Port),
+        {error, cnode_not_ready}
+    end.
+
+send_ctl(_Cmd, Waiter, #st{port = undefined} = St) ->
+    reply_waiter(Waiter, {error, cnode_down}, St);
+send_ctl(Cmd, Waiter, #st{port = Port, seq = Seq, calls = Calls} = St) ->
+    [Name | Args] = tuple_to_list(Cmd),
+    port_command(Port, term_to_binary(list_to_tuple([Name, Seq | Args]))),
+    St#st{seq = Seq + 1, calls = Calls#{Seq => Waiter}}.
+
+%% A reply for a waiter: a gen_server caller, possibly with bookkeeping to do on success.
+reply_waiter(internal, _Result, St) -> St;
+reply_waiter({From, {register, TxRef}}, Result, St) ->
+    St1 = case Result of
+              ok -> St;
+              _ -> St#st{ops = maps:remove(TxRef, St#st.ops)}
+          end,
+    gen_server:reply(From, Result),
+    St1;
+reply_waiter({From, {set_hub, HubId, Hub}}, Result, St) ->
+    St1 = case Result of
+              {ok, Partitioned} ->
+                  Old = maps:get(HubId, St#st.hubs, #{}),
+                  St#st{hubs = maps:put(HubId, maps:merge(Old, Hub#{partitioned => Partitioned}),
+                                        St#st.hubs)};
+              _ -> St
+          end,
+    gen_server:reply(From, Result),
+    St1;
+reply_waiter({From, {subscribe, HubId, Pid}}, Result, St) ->
+    St1 = case Result of
+              ok ->
+                  erlang:monitor(process, Pid),
+                  update_subs(HubId, fun(Subs) -> [Pid | lists:delete(Pid, Subs)] end, St);
+              _ -> St
+          end,
+    gen_server:reply(From, Result),
+    St1;
+reply_waiter(From, Result, St) ->
+    gen_server:reply(From, Result),
+    St.
+
+from_cnode({reply, Seq, Result}, #st{calls = Calls} = St) ->
+    case maps:take(Seq, Calls) of
+        {Waiter, Calls1} -> reply_waiter(Waiter, Result, St#st{calls = Calls1});
+        error -> St
+    end;
+from_cnode({op_result, TxRef, Body}, #st{ops = Ops} = St) ->
+    case maps:take(TxRef, Ops) of
+        {Pid, Ops1} ->
+            Pid ! {phn_cnode_op, TxRef, Body},
+            St#st{ops = Ops1};
+        error ->
+            St %% cancelled meanwhile
+    end;
+from_cnode({deliver, To, Msg}, St) ->
+    %% The C-node has no connection to To's node; this node may (or will make one).
+    catch erlang:send(To, Msg),
+    St;
+from_cnode({hub_state, HubId, Partitioned, State}, #st{hubs = Hubs} = St) ->
+    case Hubs of
+        #{HubId := Hub} ->
+            St#st{hubs = Hubs#{HubId := Hub#{partitioned => Partitioned, state => State}}};
+        _ -> St
+    end;
+from_cnode(_Other, St) ->
+    St.
+
+%% Everyone waiting on the dead C-node gets an answer now: no caller ever hangs.
+fail_waiters(#st{calls = Calls, ops = Ops}) ->
+    [reply_waiter(W, {error, cnode_down}, #st{opts = #{}}) || W <- maps:values(Calls)],
+    [Pid ! {phn_cnode_op, TxRef, {error, cnode_down}} || {TxRef, Pid} <- maps:to_list(Ops)],
+    ok.
+
+cnode_down(Reason, #st{restarts = Restarts, opts = Opts, waiting_exit = Exit} = St) ->
+    fail_waiters(St),
+    case {Exit, Reason} of
+        {undefined, _} -> ok;
+        {_, {exit_status, Status}} -> gen_server:reply(Exit, {ok, Status});
+        _ -> gen_server:reply(Exit, {error, Reason})
+    end,
+    Now = erlang:monotonic_time(second),
+    Recent = [T || T <- [Now | Restarts], Now - T < 60],
+    St1 = St#st{port = undefined, os_pid = undefined, calls = #{}, ops = #{},
+                restarts = Recent, waiting_exit = undefined},
+    case length(Recent) > maps:get(max_restarts, Opts, 10) of
+        true ->
+            {stop, {cnode_down, Reason}, St1};
+        false ->
+            case start_port(St1) of
+                {ok, St2} -> {noreply, reseed(St2)};
+                {error, Why} -> {stop, {cnode_restart_failed, Why}, St1}
+            end
+    end.
+
+%% Give a restarted C-node every hub back, with its last reported verdict and state.
+reseed(#st{hubs = Hubs} = St) ->
+    maps:fold(
+        fun(HubId, Hub, Acc) ->
+            #{strategy := S, nodes := Nodes, watch := Watch} = Hub,
+            Opts0 = #{watch => Watch, partitioned => maps:get(partitioned, Hub, false)},
+            Opts = case Hub of
+                       #{state := State} -> Opts0#{state => State};
+                       _ -> Opts0
+                   end,
+            Nodes1 = case maps:get(follow, Hub) of true -> hub_nodes(cluster); false -> Nodes end,
+            Acc1 = send_ctl({set_hub, HubId, S, Nodes1, Opts}, internal, Acc),
+            lists:foldl(fun(Pid, A) -> send_ctl({subscribe, HubId, Pid}, internal, A) end,
+                        Acc1, maps:get(subs, Hub, []))
+        end,
+        St, Hubs).
+
+hub_nodes(cluster) -> lists:usort([node() | nodes()]);
+hub_nodes(Nodes) -> Nodes.
+
+follow_cluster(#st{hubs = Hubs} = St) ->
+    Nodes = hub_nodes(cluster),
+    maps:fold(
+        fun(HubId, #{follow := true} = Hub, Acc) ->
+                Acc1 = Acc#st{hubs = maps:put(HubId, Hub#{nodes := Nodes}, Acc#st.hubs)},
+                send_ctl({hub_nodes, HubId, Nodes}, internal, Acc1);
+           (_, _, Acc) -> Acc
+        end,
+        St, Hubs).
+
+subs_of(HubId, #st{hubs = Hubs}) ->
+    maps:get(subs, maps:get(HubId, Hubs, #{}), []).
+
+update_subs(HubId, Fun, #st{hubs = Hubs} = St) ->
+    case Hubs of
+        #{HubId := Hub} ->
+            St#st{hubs = Hubs#{HubId := Hub#{subs => Fun(maps:get(subs, Hub, []))}}};
+        _ -> St
+    end.
+
+drop_subscriber(Pid, #st{hubs = Hubs} = St) ->
+    maps:fold(
+        fun(HubId, Hub, Acc) ->
+            case lists:member(Pid, maps:get(subs, Hub, [])) of
+                true ->
+                    Acc1 = update_subs(HubId, fun(S) -> lists:delete(Pid, S) end, Acc),
+                    send_ctl({unsubscribe, HubId, Pid}, internal, Acc1);
+                false -> Acc
+            end
+        end,
+        St, Hubs).
+
+ctl(Cmd) -> gen_server:call(?SERVER, {ctl, Cmd}, ?CALL_TIMEOUT).

@@ -1,0 +1,180 @@
+%% @doc No phn_tracker call holds a normal scheduler for long, at the sizes of the issue:
+%% with erlang:system_monitor long_schedule (5 ms) watching (phn_watch, the technique of
+%% phn_12_schedule_tests), 1 000 000 operations are tracked and recorded, cleaned up when
+%% expired, and freed by their owner's exit; huge Expected lists and Results, and an
+%% operation of 1 000 000 children in tracker mode, stay silent too. Big copies run on
+%% dirty CPU schedulers (not reported, as they do not block a normal scheduler); big
+%% tables are freed by the reaper thread, not in the exiting owner's monitor callback.
+-module(phn_23_tracker_schedule_tests).
+
+-include_lib("eunit/include/eunit.hrl").
+
+-define(T, phn_tracker).
+-define(MILLION, 1000000).
+
+schedule_test_() ->
+    {timeout, 900, [
+        {"track 1 000 000 operations, record 100 000 of them, owner exits",
+         {timeout, 300, fun track_million/0}},
+        {"cleanup_expired/3 and drop_expired/2 of 1 000 000 expired operations",
+         {timeout, 300, fun cleanup_million/0}},
+        {"owner death with 1 000 000 operations", {timeout, 300, fun owner_death_million/0}},
+        {"an operation of 300 000 nodes", {timeout, 120, fun huge_expected/0}},
+        {"Results of 1 000 000 elements", {timeout, 120, fun huge_results/0}},
+        {"tracker mode: 1 000 000 children, 1000 chunks", {timeout, 300, fun tracker_mode_big/0}},
+        {"the monitor does report a long call", {timeout, 60, fun monitor_works/0}}
+    ]}.
+
+far() -> #{timeout_ms => 600000}.
+
+%% The worker owns the tracker: its exit (freeing 1 000 000 operations) is watched too.
+track_million() ->
+    quiet(
+      fun() -> ?T:new() end,
+      fun(T) ->
+              track_n(T, ?MILLION, far()),
+              record_every(T, 10, ?MILLION),
+              {?T:size(T), maps:get(term_envs, ?T:stats(T))}
+      end,
+      {?MILLION, ?MILLION div 10}),
+    settle().
+
+%% Holding 1 000 000 infos on the caller's heap costs garbage collections that the VM
+%% reports as long schedules of the caller (plain Erlang building the same list is
+%% reported too), so the watched work takes them in steps of 10 000, as a coordinator
+%% would, and drops them; drop_expired/2 (what the drop-in uses) copies nothing out.
+cleanup_million() ->
+    Now = erlang:monotonic_time(millisecond),
+    Fill = fun() ->
+                   T = ?T:new(),
+                   track_n(T, ?MILLION, #{deadline_ms => Now - 1}),
+                   record_every(T, 10, ?MILLION),
+                   T
+           end,
+    quiet(Fill, fun(T) -> {in_steps(T, Now, 0), ?T:size(T)} end, {?MILLION, 0}),
+    quiet(Fill, fun(T) -> {?T:drop_expired(T, Now), ?T:size(T)} end, {?MILLION, 0}),
+    settle().
+
+in_steps(T, Now, N) ->
+    case ?T:cleanup_expired(T, Now, 10000) of
+        {Infos, more} -> in_steps(T, Now, N + length(Infos));
+        {Infos, done} -> N + length(Infos)
+    end.
+
+%% The work is only the exit: the monitor callback hands the table to the reaper.
+owner_death_million() ->
+    Self = self(),
+    quiet(
+      fun() ->
+              T = ?T:new(),
+              track_n(T, ?MILLION, far()),
+              record_every(T, 10, ?MILLION),
+              Self ! {tracker, T},
+              T
+      end,
+      fun(T) -> ?T:size(T) end,
+      ?MILLION),
+    Trackers = flush_trackers(),
+    ?assertNotEqual([], Trackers),
+    [?assertMatch(#{ops := 0, closed := true}, ?T:stats(T)) || T <- Trackers],
+    settle().
+
+flush_trackers() ->
+    receive {tracker, T} -> [T | flush_trackers()] after 0 -> [] end.
+
+huge_expected() ->
+    N = 300000,
+    Nodes = [list_to_atom("h" ++ integer_to_list(I)) || I <- lists:seq(1, N)],
+    quiet(
+      fun() -> {?T:new(#{max_nodes_per_op => N}), Nodes} end,
+      fun({T, Ns}) ->
+              ok = ?T:track(T, big, Ns, #{timeout_ms => 60000, meta => Ns}),
+              [{pending, _} = ?T:record(T, big, Nd, [Nd]) || Nd <- tl(Ns)],
+              {ok, Info} = ?T:get(T, big),
+              {complete, Collected, Meta} =
+                  ?T:record(T, big, hd(Ns), [x], #{return_meta => true}),
+              ok = ?T:track(T, big2, Ns, far()),
+              ok = ?T:cancel(T, big2),
+              {length(maps:get(collected, Info)), length(Collected), length(Meta)}
+      end,
+      {N - 1, N, N}, big_heap()).
+
+huge_results() ->
+    quiet(
+      fun() -> {?T:new(), lists:seq(1, ?MILLION)} end,
+      fun({T, Big}) ->
+              ok = ?T:track(T, r, [a, b], #{timeout_ms => 60000, meta => Big}),
+              {pending, 1} = ?T:record(T, r, a, Big),
+              {ok, _} = ?T:get(T, r),
+              ok = ?T:update_meta(T, r, Big),
+              {ok, _, 1} = ?T:peek(T, r),
+              {complete, [{a, A}, {b, B}]} = ?T:record(T, r, b, Big),
+              ok = ?T:track(T, r2, [a], #{deadline_ms => 0, meta => Big}),
+              [#{meta := M}] = ?T:cleanup_expired(T, 1),
+              ok = ?T:track(T, r3, [a], far()),
+              {complete, [{a, _}]} = ?T:record(T, r3, a, Big),
+              {length(A), length(B), length(M)}
+      end,
+      {?MILLION, ?MILLION, ?MILLION}, big_heap()).
+
+%% phn_request_manager in tracker mode with one operation of 1 000 000 children over 10
+%% nodes (100 chunks each): store, 1000 chunk responses, completion with all the results.
+tracker_mode_big() ->
+    Nodes = [list_to_atom("m" ++ integer_to_list(I) ++ "@host") || I <- lists:seq(1, 10)],
+    quiet(
+      fun() ->
+              Op0 = phn_gen:operation(Nodes, 100000, []),
+              Op = Op0#{expires_at := erlang:monotonic_time(millisecond) + 600000},
+              Chunks = [{N, [{{child, I}, {ok, self()}} || I <- lists:seq(C * 1000 + 1, C * 1000 + 1000)]}
+                        || N <- Nodes, C <- lists:seq(0, 99)],
+              {#{hub_id => test_hub, pending_operations => ?T:new()}, Op, Chunks}
+      end,
+      fun({S, Op, Chunks}) ->
+              Ref = maps:get(transaction_id, Op),
+              Tag = make_ref(),
+              S = phn_request_manager:store(S, Op#{awaiter := {self(), Tag}}),
+              [{noreply, S} = phn_request_manager:handle_response(S, Ref, N, R) || {N, R} <- Chunks],
+              Reply = receive {Tag, Rep} -> Rep after 60000 -> none end,
+              {length(maps:get(started, Reply)), maps:get(errors, Reply),
+               ?T:size(maps:get(pending_operations, S))}
+      end,
+      {?MILLION, [], 0}, big_heap()).
+
+%% The control: a long BIF call on a normal scheduler is reported (a few attempts, as a
+%% collection moved to a dirty scheduler can cut one short).
+monitor_works() ->
+    Attempts = [phn_watch:watch(fun() -> lists:seq(1, 5000000) end,
+                                fun(List) -> tuple_size(list_to_tuple(List)) end)
+                || _ <- lists:seq(1, 5)],
+    ?assertNotEqual([], lists:append(Attempts)).
+
+%%% Helpers
+
+%% Each case runs up to 3 times and passes when one run is silent (see
+%% phn_watch:quiet_retry/5: these runs take seconds, long enough for a loaded host to
+%% deschedule a scheduler thread now and then; a hold by a call would show every time).
+quiet(Prepare, Work, Expected) ->
+    quiet(Prepare, Work, Expected, []).
+
+quiet(Prepare, Work, Expected, SpawnOpts) ->
+    phn_watch:quiet_retry(Prepare, Work, Expected, SpawnOpts, 3).
+
+%% Room for the big terms these workers receive (see phn_watch:watch/3): 64 M words.
+big_heap() ->
+    [{min_heap_size, 64 * 1024 * 1024}].
+
+track_n(T, N, Opts) ->
+    track_n(T, 1, N, Opts).
+
+track_n(_T, I, N, _Opts) when I > N -> ok;
+track_n(T, I, N, Opts) ->
+    ok = ?T:track(T, I, [a, b, c], Opts),
+    track_n(T, I + 1, N, Opts).
+
+record_every(T, Step, N) ->
+    lists:foreach(fun(I) -> {pending, 2} = ?T:record(T, I, b, [{child, I}]) end,
+                  lists:seq(1, N, Step)).
+
+%% Wait for the reaper to have freed every closed table (no timing asserted).
+settle() ->
+    ?assert(phn_watch:wait_until(fun() -> maps:get(reaping_ops, ?T:stats()) =:= 0 end, 3000)).

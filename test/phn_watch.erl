@@ -1,0 +1,105 @@
+%% @doc The long_schedule watch shared by the scheduling suites (the technique of
+%% phn_12_schedule_tests): run the work in a fresh process, watched by
+%% `erlang:system_monitor' `long_schedule' from just before the work until that process
+%% has exited, and return the reports about it. The monitor never reports about the
+%% monitoring process itself, hence the worker; a long schedule is reported when the
+%% process is next scheduled out, hence watching until it is gone (its exit included).
+-module(phn_watch).
+
+-include_lib("eunit/include/eunit.hrl").
+
+-export([watch/2, watch/3, quiet/3, quiet/4, quiet_retry/5, wait_until/2]).
+
+-define(LONG_MS, 5).
+
+%% @doc Run `Work(Prepare())' in a fresh process, watching only `Work' and the exit.
+-spec watch(fun(() -> Input), fun((Input) -> term())) -> [term()].
+watch(Prepare, Work) ->
+    watch(Prepare, Work, []).
+
+%% @doc `watch/2' with spawn options for the worker. A worker that receives big terms can
+%% be given a heap large enough to hold them (`{min_heap_size, Words}'), so that what is
+%% watched is the calls, not the garbage collections of a growing heap (which the VM
+%% reports as long schedules of the process whatever code built the terms).
+-spec watch(fun(() -> Input), fun((Input) -> term()), [term()]) -> [term()].
+watch(Prepare, Work, SpawnOpts) ->
+    Self = self(),
+    {Pid, Ref} = spawn_opt(fun() ->
+        Input = Prepare(),
+        Self ! {ready, self()},
+        receive go -> ok end,
+        Work(Input),
+        Self ! {done, self()},
+        receive stop -> ok end
+    end, [monitor | SpawnOpts]),
+    receive {ready, Pid} -> ok end,
+    wait_until_waiting(Pid),
+    Previous = erlang:system_monitor(self(), [{long_schedule, ?LONG_MS}]),
+    Pid ! go,
+    receive {done, Pid} -> ok; {'DOWN', Ref, process, Pid, Why} -> error({worker_died, Why}) end,
+    Pid ! stop,
+    receive {'DOWN', Ref, process, Pid, _} -> ok end,
+    Reports = collect(Pid, []),
+    restore(Previous),
+    Reports.
+
+%% @doc `Work(Prepare())' returns `Expected' and no long schedule is reported.
+-spec quiet(fun(() -> Input), fun((Input) -> term()), term()) -> ok.
+quiet(Prepare, Work, Expected) ->
+    quiet(Prepare, Work, Expected, []).
+
+%% @doc `quiet/3' with spawn options for the worker (see `watch/3').
+-spec quiet(fun(() -> Input), fun((Input) -> term()), term(), [term()]) -> ok.
+quiet(Prepare, Work, Expected, SpawnOpts) ->
+    Self = self(),
+    Reports = watch(Prepare, fun(Input) -> Self ! {result, Work(Input)}, ok end, SpawnOpts),
+    receive {result, R} -> ?assertEqual(Expected, R) after 0 -> ?assert(false) end,
+    ?assertEqual([], Reports),
+    ok.
+
+%% @doc `quiet/4', up to `Attempts' times: passes as soon as one attempt is silent. The
+%% monitor measures wall time, so on a loaded host the OS descheduling a scheduler thread
+%% can show as a long schedule of whatever process ran on it; a real hold by a call is
+%% deterministic and shows in every attempt. Each attempt starts from a fresh Prepare().
+-spec quiet_retry(fun(() -> Input), fun((Input) -> term()), term(), [term()], pos_integer()) -> ok.
+quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts) ->
+    quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts, []).
+
+quiet_retry(_Prepare, _Work, _Expected, _SpawnOpts, 0, Seen) ->
+    ?assertEqual([], lists:reverse(Seen));
+quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts, Seen) ->
+    Self = self(),
+    Reports = watch(Prepare, fun(Input) -> Self ! {result, Work(Input)}, ok end, SpawnOpts),
+    receive {result, R} -> ?assertEqual(Expected, R) after 0 -> ?assert(false) end,
+    case Reports of
+        [] -> ok;
+        _ -> quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts - 1, [Reports | Seen])
+    end.
+
+%% @doc Poll `Pred' (every 10 ms, at most `Tries' times) until it holds; false if never.
+%% For state that settles asynchronously (monitor callbacks, the tracker's reaper): it
+%% waits for an outcome, it does not time anything.
+-spec wait_until(fun(() -> boolean()), pos_integer()) -> boolean().
+wait_until(Pred, Tries) ->
+    case Pred() of
+        true -> true;
+        false when Tries =< 1 -> false;
+        false -> timer:sleep(10), wait_until(Pred, Tries - 1)
+    end.
+
+wait_until_waiting(Pid) ->
+    case erlang:process_info(Pid, status) of
+        {status, waiting} -> ok;
+        _ -> timer:sleep(1), wait_until_waiting(Pid)
+    end.
+
+restore(undefined) -> erlang:system_monitor(undefined);
+restore({Pid, Opts}) -> erlang:system_monitor(Pid, Opts).
+
+collect(Pid, Acc) ->
+    receive
+        {monitor, Pid, long_schedule, Info} -> collect(Pid, [Info | Acc]);
+        {monitor, _Other, long_schedule, _} -> collect(Pid, Acc)
+    after 100 ->
+        lists:reverse(Acc)
+    end.

@@ -4,7 +4,7 @@
 REBAR ?= rebar3
 export ERL_FLAGS ?=
 
-.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct ct-valgrind asan demo bench bench-quick clean
+.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct ct-valgrind asan fuzz demo bench bench-quick clean
 
 all: build
 
@@ -24,6 +24,7 @@ test: deps
 	$(REBAR) ct
 	$(MAKE) ct-valgrind
 	$(MAKE) asan
+	$(MAKE) -C test/fuzz smoke
 	bash scripts/elixir-check.sh
 
 test-c:
@@ -46,6 +47,11 @@ asan:
 	  ASAN_OPTIONS=halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1 $$t >/dev/null; done
 	$(REBAR) as test compile
 	bash scripts/asan-eunit.sh
+
+# libFuzzer on every core entry point (test/fuzz/): FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(MAKE) -C test/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 fmt:
 	clang-format -i $(C_FILES)

@@ -7,7 +7,7 @@ need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in erlang-nox erlang-dev erlang-eunit erlang-common-test erlang-tools rebar3 \
          libcmocka-dev erlang-proper erlang-proper-dev elixir \
-         gcc clang make valgrind clang-format; do
+         gcc clang libclang-rt-14-dev make valgrind clang-format; do
     have_pkg "$p" || need+=("$p")
 done
 

@@ -2,7 +2,9 @@
 # The Elixir check (test/elixir/): a mix project that depends on this project by path,
 # builds it through mix with Debian's rebar3 (the C included, via rebar.config's
 # pre_hooks) and runs its ExUnit suite: the drop-in driven with ProcessHub-named structs,
-# and a ProcessHub-shaped coordinator across peer nodes. Nothing comes from hex.pm.
+# and a ProcessHub-shaped coordinator across peer nodes in its three modes (map, tracker,
+# C-node). Then it runs `make demo`'s script and checks its report and its cleanup
+# (scripts/demo-test.sh). Nothing comes from hex.pm.
 #
 # The nodes use a private epmd on a free port (ERL_EPMD_PORT, which erl turns into
 # -epmd_port for every VM started below, peers included); it is killed on exit.
@@ -43,3 +45,7 @@ echo "== elixir-check: mix deps.compile (rebar3: $MIX_REBAR3, epmd port $port)"
 mix deps.compile
 echo "== elixir-check: mix test"
 timeout --kill-after=10 600 mix test --warnings-as-errors "$@"
+
+echo "== elixir-check: the demo (scripts/demo-test.sh)"
+cd "$top"
+bash scripts/demo-test.sh

@@ -5,9 +5,10 @@ defmodule PhnCheck.CoordinatorTest do
   to the peers' coordinators, whose workers start/stop the children and answer with
   `send_response(:operation_response, ...)`; `ProcessHub.Future.await/1` resolves them.
 
-  Map mode runs with the NIF drop-in and with the plain-Erlang oracle. The tracker and
-  C-node modes are written but excluded until `PhnCheck.Pending.Tracker` /
-  `PhnCheck.Pending.CNode` are wired (issues 3 and 4).
+  Map mode runs with the NIF drop-in and with the plain-Erlang oracle (ProcessHub's
+  quirks included); tracker mode (`PhnCheck.Pending.Tracker`, `phn_tracker`) and C-node
+  mode (`PhnCheck.Pending.CNode`: this node's C-node collects the peers' responses) run
+  the same coordinator and report every child of split operations.
   """
   use ExUnit.Case, async: false
 
@@ -247,32 +248,123 @@ defmodule PhnCheck.CoordinatorTest do
     end
   end
 
-  # Modes that fix the split-chunk quirk: every child is reported. Excluded until wired.
+  # The modes that fix the split-chunk quirk: the tracker (phn_tracker) and the C-node
+  # collecting the responses. Same coordinator, same calls; every child is reported.
   for mode <- [:tracker, :cnode] do
-    @tag mode: mode
-    test "#{mode} mode: 2 500 children over two nodes, every child reported", %{p1: p1, p2: p2, nodes: nodes} do
-      hub = :"phn_hub_#{unquote(mode)}"
+    describe "#{mode} mode" do
+      @mode mode
+      @mode_hub :"phn_hub_#{mode}"
 
-      for n <- nodes do
-        {:ok, _} =
-          :erpc.call(n, Coordinator, :start, [
-            [hub_id: hub, nodes: nodes, mode: unquote(mode), exec_delay: @exec_delay]
-          ])
+      setup %{nodes: nodes} do
+        for n <- nodes do
+          {:ok, _} =
+            :erpc.call(n, Coordinator, :start, [
+              [
+                hub_id: @mode_hub,
+                nodes: nodes,
+                mode: @mode,
+                exec_delay: @exec_delay,
+                req_cleanup_interval: 200
+              ]
+            ])
+        end
+
+        on_exit(fn -> for n <- nodes, do: :erpc.call(n, GenServer, :stop, [@mode_hub]) end)
+        %{hub: @mode_hub}
       end
 
-      on_exit(fn -> for n <- nodes, do: :erpc.call(n, GenServer, :stop, [hub]) end)
+      test "2 500 children over two nodes: every child reported, on start and on stop",
+           %{hub: hub, p1: p1, p2: p2, nodes: nodes} do
+        before = collector_stats(@mode, hub)
+        all = cids(1..2500, :big)
+        {evens, odds} = Enum.split_with(all, fn {_, i} -> rem(i, 2) == 0 end)
+        mapping = Map.new(evens, &{&1, [p1]}) |> Map.merge(Map.new(odds, &{&1, [p2]}))
 
-      all = cids(1..2500, :big)
-      mapping = Map.new(all, fn {_, i} = cid -> {cid, [if(rem(i, 2) == 0, do: p1, else: p2)]} end)
+        assert {:ok, future} =
+                 Coordinator.start_children(hub, Enum.map(all, &Child.spec/1),
+                   awaitable: true,
+                   child_mapping: mapping
+                 )
 
-      assert {:ok, future} =
-               Coordinator.start_children(hub, Enum.map(all, &Child.spec/1),
-                 awaitable: true,
-                 child_mapping: mapping
-               )
+        assert %StartResult{status: :ok, errors: [], started: started} = Future.await(future)
+        assert Enum.map(started, &elem(&1, 0)) |> Enum.sort() == Enum.sort(all)
+        # Each node answered in two chunks (1 000 + 250): both are in the report.
+        by = by_node(started)
+        assert MapSet.new(by[p1]) == MapSet.new(evens)
+        assert MapSet.new(by[p2]) == MapSet.new(odds)
+        for {_cid, [{node, pid}]} <- started, do: assert(:erpc.call(node, Process, :alive?, [pid]))
+        assert Coordinator.pending_operation(hub, future.ref) == nil
+        assert Coordinator.pending_count(hub) == 0
 
-      assert %StartResult{status: :ok, errors: [], started: started} = Future.await(future)
-      assert Enum.map(started, &elem(&1, 0)) |> Enum.sort() == Enum.sort(all)
+        Cluster.wait_until(fn -> Coordinator.registered_count(hub, all) == 2500 end)
+        assert {:ok, stop_future} = Coordinator.stop_children(hub, all, awaitable: true)
+        assert %StopResult{status: :ok, errors: [], stopped: stopped} = Future.await(stop_future)
+        assert Enum.map(stopped, &elem(&1, 0)) |> Enum.sort() == Enum.sort(all)
+        Cluster.wait_until(fn -> Coordinator.alive_count({hub, p1}, evens) == 0 end)
+        Cluster.wait_until(fn -> Coordinator.alive_count({hub, p2}, odds) == 0 end)
+        # Let the unregistrations reach every node before the hubs stop.
+        for n <- nodes, do: Cluster.wait_until(fn -> Coordinator.registered_count({hub, n}, all) == 0 end)
+
+        assert_collected(@mode, before, collector_stats(@mode, hub))
+      end
+
+      test "partitioned target: the await ends with the answering node's children and no_response for the other",
+           %{hub: hub, p1: p1, p2: p2, nodes: nodes} do
+        assert :ok = Coordinator.toggle_quorum_failure({hub, p2})
+        on_exit(fn -> Coordinator.toggle_quorum_success({hub, p2}) end)
+
+        all = cids(1..10, :part)
+        {to_p1, to_p2} = Enum.split(all, 5)
+        mapping = Map.new(to_p1, &{&1, [p1]}) |> Map.merge(Map.new(to_p2, &{&1, [p2]}))
+
+        assert {:ok, future} =
+                 Coordinator.start_children(hub, Enum.map(all, &Child.spec/1),
+                   awaitable: true,
+                   child_mapping: mapping,
+                   timeout: 600
+                 )
+
+        assert %StartResult{status: :error, started: started, errors: errors} = Future.await(future)
+        assert started |> Enum.map(&elem(&1, 0)) |> Enum.sort() == to_p1
+        assert Enum.sort(errors) == Enum.map(to_p2, &{&1, {:error, :no_response}})
+        assert Coordinator.pending_operation(hub, future.ref) == nil
+
+        # The cleanup timer drops an expired operation nobody awaits.
+        assert {:ok, :start_initiated} =
+                 Coordinator.start_children(hub, [Child.spec({:part, 99})],
+                   request_timeout: 50,
+                   child_mapping: %{{:part, 99} => [p2]}
+                 )
+
+        Cluster.wait_until(fn -> Coordinator.pending_count(hub) == 0 end, 3000)
+
+        Cluster.wait_until(fn -> Coordinator.registered_count(hub, to_p1) == 5 end)
+        assert {:ok, :stop_initiated} = Coordinator.stop_children(hub, to_p1)
+        Cluster.wait_until(fn -> Coordinator.alive_count({hub, p1}, to_p1) == 0 end)
+        for n <- nodes, do: Cluster.wait_until(fn -> Coordinator.registered_count({hub, n}, to_p1) == 0 end)
+      end
     end
+  end
+
+  # What collected the responses: the coordinator's own tracker, or this node's C-node.
+  defp collector_stats(:tracker, hub), do: :phn_tracker.stats(:sys.get_state(hub).pending_operations)
+
+  defp collector_stats(:cnode, _hub) do
+    {:ok, stats} = :phn_cnode.stats()
+    stats
+  end
+
+  # Two operations (start, stop), each node answering in two chunks: 8 responses recorded
+  # and both operations completed by them.
+  defp assert_collected(:tracker, before, after_stats) do
+    assert after_stats.debug.records - before.debug.records == 8
+    assert after_stats.debug.completes - before.debug.completes == 2
+    assert after_stats.ops == 0
+  end
+
+  defp assert_collected(:cnode, before, after_stats) do
+    assert after_stats.responses - before.responses == 8
+    assert after_stats.ops_completed - before.ops_completed == 2
+    assert after_stats.ops == 0
   end
 end

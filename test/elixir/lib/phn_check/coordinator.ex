@@ -20,7 +20,7 @@ defmodule PhnCheck.Coordinator do
   Pluggable: `request_manager:` is the RequestManager module (`:phn_request_manager`,
   the NIF drop-in, by default; `:phn_request_manager_erl` the plain-Erlang oracle), and
   `mode:` picks the pending-operation container (`PhnCheck.Pending`): `:map` (ProcessHub's
-  own), `:tracker` and `:cnode` (TODO: issues 3 and 4).
+  own), `:tracker` (`phn_tracker`) and `:cnode` (the C-node collects the responses).
 
   The state is the hub (ProcessHub v0.5.0-beta keeps `pending_operations` in `%Hub{}` and
   hands it to `finalize/2`): `hub_id`, `nodes`, `procs` (`system_registry`, `dist_sup`),
@@ -65,6 +65,8 @@ defmodule PhnCheck.Coordinator do
   def toggle_quorum_success(hub), do: GenServer.call(hub, :toggle_quorum_success)
 
   def pending_count(hub), do: GenServer.call(hub, :pending_count)
+  @doc "How many requests this node's coordinator received to run, by request struct (chunks)."
+  def requests_received(hub), do: GenServer.call(hub, :requests_received)
   def pending_refs(hub), do: GenServer.call(hub, :pending_refs)
   @doc "The pending operation of `ref`, or `nil`."
   def pending_operation(hub, ref), do: GenServer.call(hub, {:pending_operation, ref})
@@ -115,7 +117,8 @@ defmodule PhnCheck.Coordinator do
       pending: pending,
       rm: Keyword.get(opts, :request_manager, :phn_request_manager),
       cross_node_request_timeout: Keyword.get(opts, :cross_node_request_timeout, 5000),
-      exec_delay: Keyword.get(opts, :exec_delay, 0)
+      exec_delay: Keyword.get(opts, :exec_delay, 0),
+      received: %{}
     }
 
     schedule_cleanup(state)
@@ -171,6 +174,7 @@ defmodule PhnCheck.Coordinator do
   end
 
   def handle_call(:pending_count, _from, state), do: {:reply, state.pending.count(state), state}
+  def handle_call(:requests_received, _from, state), do: {:reply, state.received, state}
   def handle_call(:pending_refs, _from, state), do: {:reply, state.pending.refs(state), state}
   def handle_call({:pending_operation, ref}, _from, state), do: {:reply, state.pending.get(state, ref), state}
   def handle_call(:registry_size, _from, state), do: {:reply, PhnCheck.Registry.size(state), state}
@@ -214,7 +218,8 @@ defmodule PhnCheck.Coordinator do
   def handle_info({:requests_handle_event, requests}, state) do
     hub = Map.delete(state, :pending_operations)
     {:ok, _} = Task.start(PhnCheck.Worker, :handle_requests, [requests, hub])
-    {:noreply, state}
+    received = Enum.reduce(requests, state.received, fn %mod{}, acc -> Map.update(acc, mod, 1, &(&1 + 1)) end)
+    {:noreply, %{state | received: received}}
   end
 
   def handle_info(msg, state) do

@@ -8,9 +8,11 @@ defmodule PhnCheck.Pending do
       `%{transaction_id => %RequestManager{}}` in `state.pending_operations`, handled by
       a RequestManager module (`:phn_request_manager`, or the plain-Erlang oracle
       `:phn_request_manager_erl`). Keeps ProcessHub's quirks (split chunks lose results).
-    * `:tracker` — `PhnCheck.Pending.Tracker`: TODO(issue 3), the native `phn_tracker`.
-    * `:cnode` — `PhnCheck.Pending.CNode`: TODO(issue 4), responses collected by the
-      C-node (`phn_cnode`).
+    * `:tracker` — `PhnCheck.Pending.Tracker`: the native `phn_tracker`
+      (`:phn_request_manager` in tracker mode). Every chunk reported.
+    * `:cnode` — `PhnCheck.Pending.CNode`: the targets answer this node's C-node
+      (`phn_cnode`), which collects every chunk and sends the coordinator one message
+      per operation.
 
   The `state` is the coordinator's state map (it holds `pending_operations`, `rm` — the
   RequestManager module — and the hub fields); callbacks return it updated.
@@ -27,8 +29,9 @@ defmodule PhnCheck.Pending do
 
   @doc """
   Called with a composed operation before its sub-requests are split and dispatched.
-  The map mode returns it unchanged; the C-node mode will point the sub-requests'
-  `originating_node` at the C-node so that targets answer it directly.
+  The map and tracker modes return it unchanged; the C-node mode points the sub-requests'
+  `originating_node` at the C-node (so that targets answer it directly) and registers
+  the operation there.
   """
   @callback prepare(state, op :: struct()) :: struct()
 

@@ -102,7 +102,7 @@ monitor_works() ->
 
 %% The watch itself is shared with the tracker's suite (phn_watch).
 quiet(Prepare, Work, Expected) ->
-    phn_watch:quiet(Prepare, Work, Expected).
+    phn_watch:quiet_retry(Prepare, Work, Expected, [], 3).
 
 watch(Prepare, Work) ->
     phn_watch:watch(Prepare, Work).

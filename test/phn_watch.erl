@@ -23,6 +23,10 @@ watch(Prepare, Work) ->
 %% reports as long schedules of the process whatever code built the terms).
 -spec watch(fun(() -> Input), fun((Input) -> term()), [term()]) -> [term()].
 watch(Prepare, Work, SpawnOpts) ->
+    element(1, watch_counted(Prepare, Work, SpawnOpts)).
+
+%% `watch/3', and whether the OS preempted a normal scheduler thread while watching.
+watch_counted(Prepare, Work, SpawnOpts) ->
     Self = self(),
     {Pid, Ref} = spawn_opt(fun() ->
         Input = Prepare(),
@@ -34,6 +38,7 @@ watch(Prepare, Work, SpawnOpts) ->
     end, [monitor | SpawnOpts]),
     receive {ready, Pid} -> ok end,
     wait_until_waiting(Pid),
+    Before = preemptions(),
     Previous = erlang:system_monitor(self(), [{long_schedule, ?LONG_MS}]),
     Pid ! go,
     receive {done, Pid} -> ok; {'DOWN', Ref, process, Pid, Why} -> error({worker_died, Why}) end,
@@ -41,7 +46,7 @@ watch(Prepare, Work, SpawnOpts) ->
     receive {'DOWN', Ref, process, Pid, _} -> ok end,
     Reports = collect(Pid, []),
     restore(Previous),
-    Reports.
+    {Reports, preempted(Before, preemptions())}.
 
 %% @doc `Work(Prepare())' returns `Expected' and no long schedule is reported.
 -spec quiet(fun(() -> Input), fun((Input) -> term()), term()) -> ok.
@@ -57,24 +62,61 @@ quiet(Prepare, Work, Expected, SpawnOpts) ->
     ?assertEqual([], Reports),
     ok.
 
-%% @doc `quiet/4', up to `Attempts' times: passes as soon as one attempt is silent. The
-%% monitor measures wall time, so on a loaded host the OS descheduling a scheduler thread
-%% can show as a long schedule of whatever process ran on it; a real hold by a call is
-%% deterministic and shows in every attempt. Each attempt starts from a fresh Prepare().
+%% @doc `quiet/4', up to `Attempts' times: passes as soon as one attempt is silent.
+%%
+%% The monitor measures wall time, so when the OS takes the CPU from a scheduler thread
+%% (another program, or this VM's own dirty schedulers and threads competing for the two
+%% cores) the process that was running is reported, whatever it ran. The OS counts those
+%% preemptions per thread (nonvoluntary_ctxt_switches in /proc): an attempt with reports
+%% while the normal scheduler threads were never preempted shows a real hold, and fails
+%% at once; an attempt whose reports may be preemption is retried. If every attempt was
+%% preempted, nothing can be concluded from the monitor, and that is what the test says
+%% (printed), rather than a verdict either way. Without /proc every report fails.
 -spec quiet_retry(fun(() -> Input), fun((Input) -> term()), term(), [term()], pos_integer()) -> ok.
 quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts) ->
     quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts, []).
 
 quiet_retry(_Prepare, _Work, _Expected, _SpawnOpts, 0, Seen) ->
-    ?assertEqual([], lists:reverse(Seen));
+    io:format(user, "~nlong_schedule inconclusive: the OS preempted a scheduler thread in every "
+              "attempt; reports ~p~n", [lists:reverse(Seen)]);
 quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts, Seen) ->
     Self = self(),
-    Reports = watch(Prepare, fun(Input) -> Self ! {result, Work(Input)}, ok end, SpawnOpts),
+    {Reports, Preempted} =
+        watch_counted(Prepare, fun(Input) -> Self ! {result, Work(Input)}, ok end, SpawnOpts),
     receive {result, R} -> ?assertEqual(Expected, R) after 0 -> ?assert(false) end,
-    case Reports of
-        [] -> ok;
-        _ -> quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts - 1, [Reports | Seen])
+    case {Reports, Preempted} of
+        {[], _} -> ok;
+        {_, false} -> ?assertEqual({[], no_preemption}, {Reports, no_preemption});
+        {_, true} -> quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts - 1, [Reports | Seen])
     end.
+
+%% Involuntary context switches of the normal scheduler threads, or unknown.
+preemptions() ->
+    case file:list_dir("/proc/self/task") of
+        {ok, Tids} -> lists:sum([preemptions(T) || T <- Tids, is_scheduler(T)]);
+        _ -> unknown
+    end.
+
+preemptions(Tid) ->
+    case file:read_file("/proc/self/task/" ++ Tid ++ "/status") of
+        {ok, Status} ->
+            case re:run(Status, "nonvoluntary_ctxt_switches:\\s*(\\d+)", [{capture, all_but_first, list}]) of
+                {match, [N]} -> list_to_integer(N);
+                nomatch -> 0
+            end;
+        _ -> 0
+    end.
+
+%% Normal scheduler threads are named "<n>_scheduler".
+is_scheduler(Tid) ->
+    case file:read_file("/proc/self/task/" ++ Tid ++ "/comm") of
+        {ok, Comm} -> re:run(Comm, "^[0-9]+_scheduler") =/= nomatch;
+        _ -> false
+    end.
+
+preempted(unknown, _) -> false;
+preempted(_, unknown) -> false;
+preempted(Before, After) -> After > Before.
 
 %% @doc Poll `Pred' (every 10 ms, at most `Tries' times) until it holds; false if never.
 %% For state that settles asynchronously (monitor callbacks, the tracker's reaper): it

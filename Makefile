@@ -26,6 +26,8 @@ test: deps
 	$(MAKE) asan
 	$(MAKE) -C test/fuzz smoke
 	bash scripts/elixir-check.sh
+	$(MAKE) bench-quick
+	$(MAKE) bench PHN_BENCH_SIZE=smoke PHN_BENCH_OUT=_build/BENCHMARKS.smoke.md
 
 test-c:
 	$(MAKE) -C c_src test-c
@@ -84,8 +86,11 @@ bench-build: deps
 bench-quick: bench-build
 	erl -noshell $(BENCH_PA) -eval 'phn_bench:quick().'
 
+PHN_BENCH_SIZE ?= full
+PHN_BENCH_OUT ?= BENCHMARKS.md
 bench: bench-build
-	erl -noshell $(BENCH_PA) -eval 'phn_bench:full().'
+	PHN_BENCH_SIZE=$(PHN_BENCH_SIZE) PHN_BENCH_OUT=$(PHN_BENCH_OUT) \
+	  erl -noshell $(BENCH_PA) -eval 'phn_bench:full().'
 
 # Three BEAM nodes and the C-node on a private epmd: a ProcessHub-shaped start of 5 000
 # children, a report, then a node stopped and each partition strategy's verdict.

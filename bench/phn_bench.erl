@@ -17,9 +17,18 @@ quick() ->
     lists:foreach(fun(L) -> io:format("~s~n", [L]) end, Lines),
     halt(0).
 
+%% PHN_BENCH_SIZE: full (default), quick, or smoke (the quick set, one short round: what
+%% make test runs to prove the command works); PHN_BENCH_OUT: the file to write.
 full() ->
-    {Lines, Header} = run(full, #{rounds => 9, budget_ms => 100}),
-    phn_bench_report:write("BENCHMARKS.md", Header, Lines),
+    Size = list_to_atom(os:getenv("PHN_BENCH_SIZE", "full")),
+    Opts = case Size of
+        full -> #{rounds => 9, budget_ms => 100};
+        quick -> #{rounds => 5, budget_ms => 30};
+        smoke -> #{rounds => 1, budget_ms => 1}
+    end,
+    {Lines, Header} = run(case Size of smoke -> quick; _ -> Size end, Opts),
+    Sized = io_lib:format("~s; size: ~s, ~b rounds", [Header, Size, maps:get(rounds, Opts)]),
+    phn_bench_report:write(os:getenv("PHN_BENCH_OUT", "BENCHMARKS.md"), Sized, Lines),
     halt(0).
 
 %% Runs every case in a worker watched by long_schedule (1 ms), so the longest

@@ -5,7 +5,8 @@
 %% raises badarg on a wrong one.
 -module(phn_nif).
 
--export([
+%% Every NIF is exported, and declared as a NIF (-nifs), from the one list.
+-define(NIFS, [
     record_response/4,
     all_responded/1,
     process_response/3,
@@ -30,30 +31,8 @@
     tracker_close/1
 ]).
 
--nifs([
-    record_response/4,
-    all_responded/1,
-    process_response/3,
-    split_list/3,
-    split_map/4,
-    populate_forward/3,
-    cleanup_expired/2,
-    partition_eval/6,
-    partition_sync_log/2,
-    tracker_new/2,
-    tracker_track/5,
-    tracker_record/5,
-    tracker_get/2,
-    tracker_peek/2,
-    tracker_take/2,
-    tracker_cancel/2,
-    tracker_update/4,
-    tracker_cleanup/4,
-    tracker_size/1,
-    tracker_stats/1,
-    tracker_global_stats/0,
-    tracker_close/1
-]).
+-export(?NIFS).
+-nifs(?NIFS).
 
 -on_load(init/0).
 

@@ -1,7 +1,8 @@
 %% @doc Tracker mode of the drop-in `phn_request_manager': its state functions when the
 %% coordinator state's `pending_operations' is a `phn_tracker' instead of a map.
 %%
-%% The operation (the `%RequestManager{}' map) is the tracker operation's meta; what the
+%% The operation (the `%RequestManager{}' map) is the tracker operation's meta, packed (see
+%% `pack/1': children that a sub-request shares with `nodes_data' are kept once); what the
 %% nodes answered lives in the tracker. An operation expects one response per split chunk
 %% of each sub-request (`phn_request_manager:split/1', so a node sent 2500 children owes
 %% 3), from the nodes of `nodes_data' that are not yet in `completed_nodes'. Reads give the
@@ -29,11 +30,16 @@
          handle_await/3,
          handle_timeout/3,
          expected/1,
-         view/1]).
+         view/1,
+         pack/1,
+         unpack/1]).
 
 -define(RM, 'Elixir.ProcessHub.Service.RequestManager').
 -define(MAPSET, 'Elixir.MapSet').
 -define(DEFAULT_FUTURE_TIMEOUT, 5000).
+%% pack/1: a packed operation, and the children a sub-request shares with nodes_data.
+-define(PACKED, '$phn_packed').
+-define(SHARED, '$phn_shared').
 
 %%====================================================================
 %% State management
@@ -47,11 +53,12 @@
 store(#{pending_operations := Tracker} = State, Op) ->
     Ref = maps:get(transaction_id, Op),
     Deadline = deadline(maps:get(expires_at, Op)),
-    case phn_tracker:track(Tracker, Ref, expected(Op), #{deadline_ms => Deadline, meta => Op}) of
+    Meta = pack(Op),
+    case phn_tracker:track(Tracker, Ref, expected(Op), #{deadline_ms => Deadline, meta => Meta}) of
         ok ->
             State;
         {error, already_tracked} ->
-            ok = phn_tracker:update(Tracker, Ref, #{deadline_ms => Deadline, meta => Op}),
+            ok = phn_tracker:update(Tracker, Ref, #{deadline_ms => Deadline, meta => Meta}),
             State;
         {error, Reason} ->
             error({phn_tracker, Reason})
@@ -90,8 +97,8 @@ cleanup_expired(#{pending_operations := Tracker} = State, NowMs) ->
 -spec handle_response(map(), term(), term(), term()) -> {noreply, map()}.
 handle_response(#{pending_operations := Tracker} = State, Ref, Node, Results) ->
     case phn_tracker:record(Tracker, Ref, Node, Results, #{return_meta => true}) of
-        {complete, Collected, Op} ->
-            Op1 = merge(Op, Collected, []),
+        {complete, Collected, Meta} ->
+            Op1 = merge(unpack(Meta), Collected, []),
             Result = phn_rm_common:finalize(Op1, State),
             Awaiter = maps:get(awaiter, Op1),
             case phn_rm_common:truthy(Awaiter) of
@@ -112,8 +119,8 @@ handle_await(#{pending_operations := Tracker} = State, Ref, From) ->
     case phn_tracker:peek(Tracker, Ref) of
         {error, not_found} ->
             {reply, {error, pending_request_not_found}, State};
-        {ok, Op, Missing} ->
-            Timeout = phn_rm_common:kw_get(timeout, maps:get(options, Op),
+        {ok, Meta, Missing} ->
+            Timeout = phn_rm_common:kw_get(timeout, maps:get(options, packed_op(Meta)),
                                            ?DEFAULT_FUTURE_TIMEOUT),
             case Missing =:= 0 orelse Timeout == 0 of
                 true ->
@@ -124,7 +131,8 @@ handle_await(#{pending_operations := Tracker} = State, Ref, From) ->
                             {reply, {error, pending_request_not_found}, State}
                     end;
                 false ->
-                    _ = phn_tracker:update_meta(Tracker, Ref, phn_rm_common:set_awaiter(Op, From)),
+                    Meta1 = with_packed(Meta, fun(Op) -> phn_rm_common:set_awaiter(Op, From) end),
+                    _ = phn_tracker:update_meta(Tracker, Ref, Meta1),
                     _ = erlang:send_after(Timeout, self(), {await_timeout, Ref, From}),
                     {noreply, State}
             end
@@ -135,8 +143,8 @@ handle_await(#{pending_operations := Tracker} = State, Ref, From) ->
 -spec handle_timeout(map(), term(), {pid(), term()}) -> {noreply, map()}.
 handle_timeout(#{pending_operations := Tracker} = State, Ref, From) ->
     case phn_tracker:peek(Tracker, Ref) of
-        {ok, Op, _Missing} ->
-            case maps:get(awaiter, Op) == From of
+        {ok, Meta, _Missing} ->
+            case maps:get(awaiter, packed_op(Meta)) == From of
                 true ->
                     case phn_tracker:take(Tracker, Ref) of
                         {ok, Info} -> gen_server:reply(From, phn_rm_common:finalize(view(Info), State));
@@ -183,8 +191,62 @@ expected(#{nodes_data := NodesData, sub_requests := Subs, completed_nodes := Com
 %% its chunks, and those nodes join `completed_nodes'. With nothing recorded the operation
 %% is returned as stored.
 -spec view(phn_tracker:info()) -> map().
-view(#{meta := Op, collected := Collected, missing := Missing}) ->
-    merge(Op, Collected, Missing).
+view(#{meta := Meta, collected := Collected, missing := Missing}) ->
+    merge(unpack(Meta), Collected, Missing).
+
+%% @doc The operation as kept in the tracker. ProcessHub composes each sub-request with
+%% the very children of its node's `nodes_data' entry; a copy out of the process heap (the
+%% tracker keeps terms in external format) would keep them twice, so a sub-request whose
+%% `children' is exactly (`=:=') its node's first `nodes_data' children keeps a marker
+%% instead, and `unpack/1' puts the term back (shared again on the heap). An operation
+%% with nothing to share, or that already holds the marker, is kept as it is.
+-spec pack(map()) -> map() | {'$phn_packed', map()}.
+pack(#{nodes_data := NodesData, sub_requests := Subs} = Op)
+  when is_list(NodesData), is_list(Subs) ->
+    First = first_children(NodesData),
+    Share = fun(#{node := N, children := C} = Sub, Any) when is_map_key(N, First), C =/= [] ->
+                    case map_get(N, First) =:= C of
+                        true -> {Sub#{children := ?SHARED}, true};
+                        false -> {Sub, Any}
+                    end;
+               (Sub, Any) ->
+                    {Sub, Any}
+            end,
+    case lists:any(fun(#{children := ?SHARED}) -> true; (_) -> false end, Subs) of
+        true ->
+            Op; % holds the marker itself: kept as it is
+        false ->
+            case lists:mapfoldl(Share, false, Subs) of
+                {Subs1, true} -> {?PACKED, Op#{sub_requests := Subs1}};
+                {_, false} -> Op
+            end
+    end;
+pack(Op) ->
+    Op.
+
+%% @doc The operation of a `pack/1'ed one.
+-spec unpack(map() | {'$phn_packed', map()}) -> map().
+unpack({?PACKED, #{nodes_data := NodesData, sub_requests := Subs} = Op}) ->
+    First = first_children(NodesData),
+    Restore = fun(#{node := N, children := ?SHARED} = Sub) -> Sub#{children := map_get(N, First)};
+                 (Sub) -> Sub
+              end,
+    Op#{sub_requests := lists:map(Restore, Subs)};
+unpack(Op) ->
+    Op.
+
+%% The fields of a packed operation that packing does not touch (options, awaiter).
+packed_op({?PACKED, Op}) -> Op;
+packed_op(Op) -> Op.
+
+with_packed({?PACKED, Op}, Fun) -> {?PACKED, Fun(Op)};
+with_packed(Op, Fun) -> Fun(Op).
+
+%% Each node's children in its first nodes_data entry.
+first_children(NodesData) ->
+    lists:foldl(fun({N, C}, Acc) when not is_map_key(N, Acc) -> Acc#{N => C};
+                   (_, Acc) -> Acc
+                end, #{}, NodesData).
 
 merge(Op, [], _Missing) ->
     Op;

@@ -227,17 +227,17 @@ batch(Limit) -> min(Limit, ?CLEANUP_BATCH).
 size(Tracker) ->
     phn_nif:tracker_size(Tracker).
 
-%% @doc Counters of this tracker: `ops' (pending operations), `bytes' (native bytes of
-%% the table and the operations' structures; the terms kept in each operation's own
-%% environment are ERTS memory, counted by `term_envs'), `ignored' (responses ignored, by
-%% reason), the caps, `owner', `closed', and `debug' (`probes' of hash lookups,
-%% `heap_moves' of the expiry heap, `records', `completes': counts that let tests check
-%% the costs).
+%% @doc Counters of this tracker: `ops' (pending operations), `bytes' (all native memory
+%% of the table and its operations: their structures and the terms they keep, as compact
+%% images, with the allocator's per-block overhead), `kept_terms' (operations keeping a
+%% term: a meta or a recorded response), `ignored' (responses ignored, by reason), the
+%% caps, `owner', `closed', and `debug' (`probes' of hash lookups, `heap_moves' of the
+%% expiry heap, `records', `completes': counts that let tests check the costs).
 -spec stats(tracker()) -> map().
 stats(Tracker) ->
     phn_nif:tracker_stats(Tracker).
 
-%% @doc Counters of every tracker of this VM: `trackers', `ops', `bytes', `term_envs', and
+%% @doc Counters of every tracker of this VM: `trackers', `ops', `bytes', `kept_terms', and
 %% `reaping_ops' (operations of closed trackers still being freed in the background).
 -spec stats() -> map().
 stats() ->

@@ -95,7 +95,7 @@ kill_owner() ->
     exit(Owner, kill),
     receive {'DOWN', MRef, process, Owner, _} -> ok end,
     true = phn_watch:wait_until(fun() -> maps:get(closed, ?T:stats(t())) end, 500),
-    maps:with([ops, term_envs, closed], ?T:stats(t())).
+    maps:with([ops, kept_terms, closed], ?T:stats(t())).
 
 %%====================================================================
 %% Generators
@@ -227,7 +227,7 @@ postcondition(S, {call, _, size, []}, Res) ->
 postcondition(S, {call, _, ignored, []}, Res) ->
     Res =:= S#st.ignored;
 postcondition(_S, {call, _, kill_owner, []}, Res) ->
-    Res =:= #{ops => 0, term_envs => 0, closed => true}.
+    Res =:= #{ops => 0, kept_terms => 0, closed => true}.
 
 %%% Model helpers
 

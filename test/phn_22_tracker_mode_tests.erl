@@ -463,3 +463,31 @@ bad_input_test() ->
     Op = two_node_op(#{options => not_a_list}),
     ?assertError(_, ?M:handle_await(?M:store(S, Op), ref(Op), From)),
     ?assertEqual({noreply, S}, ?M:handle_response(S, make_ref(), 42, [])).
+
+%%====================================================================
+%% The kept operation: children shared with nodes_data are kept once
+%%====================================================================
+
+%% pack/1 then unpack/1 gives the operation back exactly, whatever shares what; the
+%% tracker returns it from get/2 as stored.
+pack_round_trip_test() ->
+    Kids = fun(Tag, N) -> [#{child_id => {Tag, I}} || I <- lists:seq(1, N)] end,
+    K1 = Kids(a, 50),
+    K2 = Kids(b, 3),
+    Shared = two_node_op(#{nodes_data => [{node1, K1}, {node2, K2}, {node1, Kids(c, 2)}],
+                           sub_requests => [sub_request(node1, nil, dispatched, K1),
+                                            sub_request(node2, nil, dispatched, Kids(z, 3)),
+                                            sub_request(node1, nil, dispatched, Kids(c, 2)),
+                                            sub_request(node3, nil, dispatched, K2)]}),
+    Literal = two_node_op(#{sub_requests => [sub_request(node1, nil, dispatched, '$phn_shared'),
+                                             sub_request(node2, nil, dispatched,
+                                                         [#{child_id => c2}])]}),
+    NoChildren = maps:remove(sub_requests, two_node_op(#{})),
+    Ops = [Shared, Literal, NoChildren, two_node_op(#{}), one_node_op(#{}),
+           two_node_op(#{nodes_data => [{node1, []}, {node2, not_a_list}]})],
+    [?assertEqual(Op, phn_rm_tracker:unpack(phn_rm_tracker:pack(Op))) || Op <- Ops],
+    ?assertMatch({'$phn_packed', _}, phn_rm_tracker:pack(Shared)),
+    ?assertEqual(Literal, phn_rm_tracker:pack(Literal)),
+    ?assert(erlang:external_size(phn_rm_tracker:pack(Shared)) < erlang:external_size(Shared)),
+    S = ?M:store(new_state(tracker), Shared),
+    ?assertEqual(Shared, ?M:get(S, ref(Shared))).

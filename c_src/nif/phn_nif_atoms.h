@@ -68,7 +68,7 @@
     X(tr_more, "more")                                                                             \
     X(tr_ops, "ops")                                                                               \
     X(tr_bytes, "bytes")                                                                           \
-    X(tr_term_envs, "term_envs")                                                                   \
+    X(tr_kept_terms, "kept_terms")                                                                 \
     X(tr_trackers, "trackers")                                                                     \
     X(tr_reaping_ops, "reaping_ops")                                                               \
     X(tr_owner, "owner")                                                                           \

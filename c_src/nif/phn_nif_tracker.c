@@ -54,7 +54,7 @@ static void sync_table_bytes(tracker *t)
 void tr_account_insert(tracker *t, const tr_op *op)
 {
     t->op_bytes += op->bytes;
-    if (op->env != NULL)
+    if (TR_OP_HAS_TERMS(op))
         t->envs++;
     sync_table_bytes(t);
 }
@@ -62,9 +62,17 @@ void tr_account_insert(tracker *t, const tr_op *op)
 void tr_account_remove(tracker *t, const tr_op *op)
 {
     t->op_bytes -= op->bytes;
-    if (op->env != NULL)
+    if (TR_OP_HAS_TERMS(op))
         t->envs--;
     sync_table_bytes(t);
+}
+
+void tr_account_bytes(tracker *t, tr_op *op, long long delta, int in_table)
+{
+    op->bytes = (size_t)((long long)op->bytes + delta);
+    if (in_table)
+        t->op_bytes = (size_t)((long long)t->op_bytes + delta);
+    g_add(&g_bytes, delta);
 }
 
 /* --- the reaper -------------------------------------------------------------------------- */
@@ -353,7 +361,7 @@ ERL_NIF_TERM phn_nif_tracker_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
                                  enif_make_uint64(env, counters.heap_moves),
                                  enif_make_uint64(env, records), enif_make_uint64(env, completes)};
     ERL_NIF_TERM keys[] = {
-        phn_atoms.tr_ops,     phn_atoms.tr_bytes,   phn_atoms.tr_term_envs,
+        phn_atoms.tr_ops,     phn_atoms.tr_bytes,   phn_atoms.tr_kept_terms,
         phn_atoms.tr_ignored, phn_atoms.tr_max_ops, phn_atoms.tr_max_nodes_per_op,
         phn_atoms.tr_owner,   phn_atoms.tr_closed,  phn_atoms.tr_debug};
     ERL_NIF_TERM values[] = {
@@ -370,7 +378,7 @@ ERL_NIF_TERM phn_nif_tracker_global_stats(ErlNifEnv *env, int argc, const ERL_NI
     (void)argc;
     (void)argv;
     ERL_NIF_TERM keys[] = {phn_atoms.tr_trackers, phn_atoms.tr_ops, phn_atoms.tr_bytes,
-                           phn_atoms.tr_term_envs, phn_atoms.tr_reaping_ops};
+                           phn_atoms.tr_kept_terms, phn_atoms.tr_reaping_ops};
     ERL_NIF_TERM values[] = {
         enif_make_int64(env, g_read(&g_trackers)), enif_make_int64(env, g_read(&g_ops)),
         enif_make_int64(env, g_read(&g_bytes)), enif_make_int64(env, g_read(&g_envs)),

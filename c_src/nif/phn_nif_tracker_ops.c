@@ -1,9 +1,11 @@
-/* phn_tracker's operations. Every call validates its terms (badarg), takes the tracker's
- * lock only around table and progress work, and copies big terms out after the lock is
- * released when the operation has left the table. A call whose copying would walk more
- * than TR_DIRTY_WORK elements runs on a dirty CPU scheduler: known up front from its
- * arguments, or found under the lock (the operation's kept terms are big), in which case
- * it lets the lock go and reschedules itself dirty; the dirty run starts over. */
+/* phn_tracker's operations. Every call validates its terms (badarg), writes the images
+ * of the terms it keeps before taking the tracker's lock, takes the lock only around table
+ * and progress work, and reads big terms back after the lock is released when the
+ * operation has left the table. A call whose copying would walk more than TR_DIRTY_WORK
+ * elements runs on a dirty CPU scheduler: known up front from its arguments (the length of
+ * Expected), found while writing an image (phn_flat_encode stops at the budget), or found
+ * under the lock (the operation's kept terms are big), in which case it lets the lock go
+ * and reschedules itself dirty; the dirty run starts over. */
 #include <string.h>
 
 #include "phn_alloc.h"
@@ -117,54 +119,64 @@ static int parse_expected(ErlNifEnv *env, ERL_NIF_TERM list, size_t max_nodes, p
 
 /* tracker_track(T, Ref, Expected, DeadlineMs, none | {meta, M})
  *   -> ok | {error, already_tracked | limit | closed} */
-static ERL_NIF_TERM track_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+static ERL_NIF_TERM track_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+
+/* listed: the length of Expected (known to fit the budget). On a normal scheduler the
+ * meta's image is written within the budget left; past it, the call starts over on a
+ * dirty scheduler. */
+static ERL_NIF_TERM track_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], size_t listed,
+                              int on_normal, size_t *work)
 {
-    (void)argc;
     tracker *t;
     tr_key k;
     ErlNifSInt64 deadline;
     ERL_NIF_TERM meta = 0;
     int has_meta = meta_arg(env, argv[4], phn_atoms.tr_none, &meta);
+    *work = listed;
     if (!tracker_and_key(env, argv, &t, &k) || !enif_get_int64(env, argv[3], &deadline) ||
         has_meta < 0)
         return enif_make_badarg(env);
+    tr_blob *kept = NULL;
+    size_t meta_weight = 0;
+    if (has_meta) {
+        size_t budget = on_normal ? TR_DIRTY_WORK - listed : SIZE_MAX;
+        int rc = tr_blob_encode(env, meta, budget, &kept, &meta_weight);
+        if (rc == PHN_ELIMIT) {
+            *work = TR_DIRTY_WORK;
+            return dirty(env, "tracker_track", track_dirty, 5, argv);
+        }
+        if (rc != PHN_OK)
+            return phn_raise_enomem(env);
+    }
+    *work = tr_weight_add(listed, meta_weight);
 
     phn_progress *p = NULL;
-    switch (parse_expected(env, argv[2], t->max_nodes, &p)) {
-    case PARSE_OK:
-        break;
-    case PARSE_LIMIT:
-        return error_tuple(env, phn_atoms.tr_limit);
-    case PARSE_ENOMEM:
-        return phn_raise_enomem(env);
-    default:
-        return enif_make_badarg(env);
+    int parsed = parse_expected(env, argv[2], t->max_nodes, &p);
+    if (parsed != PARSE_OK) {
+        tr_blob_free(kept);
+        if (parsed == PARSE_LIMIT)
+            return error_tuple(env, phn_atoms.tr_limit);
+        return parsed == PARSE_ENOMEM ? phn_raise_enomem(env) : enif_make_badarg(env);
     }
     size_t nodes = phn_progress_nodes(p);
-    tr_op *op = phn_calloc(1, sizeof(*op));
-    ERL_NIF_TERM *chunks = nodes > 0 ? phn_calloc(nodes, sizeof(*chunks)) : NULL;
-    if (op == NULL || (nodes > 0 && chunks == NULL)) {
-        phn_free(op);
-        phn_free(chunks);
+    tr_op *op = nodes <= (SIZE_MAX - sizeof(tr_op)) / sizeof(tr_blob *)
+                    ? phn_calloc(1, sizeof(tr_op) + nodes * sizeof(tr_blob *))
+                    : NULL;
+    if (op == NULL) {
+        tr_blob_free(kept);
         phn_progress_free(p);
         return phn_raise_enomem(env);
     }
     op->progress = p;
-    op->chunks = chunks;
     op->deadline = deadline;
-    op->bytes = sizeof(*op) + phn_progress_bytes(p) + nodes * sizeof(*chunks);
+    op->meta = kept;
+    op->meta_weight = meta_weight;
+    /* Blocks: this one, the progress (struct, node index, node array), the table entry. */
+    op->bytes = sizeof(tr_op) + nodes * sizeof(tr_blob *) + phn_progress_bytes(p) +
+                5 * TR_ALLOC_OVERHEAD + tr_blob_bytes(kept);
     tr_global_op(op, 1);
-    if (has_meta) {
-        op->env = enif_alloc_env();
-        if (op->env == NULL) {
-            tr_op_free(op);
-            return phn_raise_enomem(env);
-        }
+    if (has_meta)
         tr_global_env(1);
-        op->meta = enif_make_copy(op->env, meta);
-        op->has_meta = 1;
-        op->meta_weight = tr_weight_upto(env, meta, TR_DIRTY_WORK);
-    }
 
     enif_mutex_lock(t->lock);
     int rc = t->table == NULL ? PHN_ENOTFOUND
@@ -191,13 +203,22 @@ static ERL_NIF_TERM track_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     }
 }
 
+static ERL_NIF_TERM track_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    size_t work;
+    return track_run(env, argv, 0, 0, &work);
+}
+
 ERL_NIF_TERM phn_nif_tracker_track(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
-    ERL_NIF_TERM meta;
-    size_t work = phn_list_count_upto(env, argv[2], TR_DIRTY_WORK);
-    if (meta_arg(env, argv[4], phn_atoms.tr_none, &meta) > 0)
-        work = tr_weight_add(work, tr_weight_upto(env, meta, TR_DIRTY_WORK));
-    return phn_run_work(env, "tracker_track", track_run, work, argc, argv);
+    size_t listed = phn_list_count_upto(env, argv[2], TR_DIRTY_WORK);
+    if (listed > TR_DIRTY_WORK)
+        return dirty(env, "tracker_track", track_dirty, argc, argv);
+    size_t work;
+    ERL_NIF_TERM out = track_run(env, argv, listed, 1, &work);
+    phn_consume_work(env, work);
+    return out;
 }
 
 /* --- record ------------------------------------------------------------------------------ */
@@ -212,40 +233,50 @@ static ERL_NIF_TERM record_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
 /* tracker_record(T, Ref, Node, Results, WithMeta)
  *   -> {pending, MissingCount} | {complete, Collected} | {complete, Collected, Meta}
  *    | {ignored, unknown_operation | unexpected_node | extra_chunk} */
-static ERL_NIF_TERM record_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], size_t w, int on_normal,
+static ERL_NIF_TERM record_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], int on_normal,
                                size_t *work)
 {
     tracker *t;
     tr_key k;
     ERL_NIF_TERM node = argv[2];
-    *work = w;
+    *work = 1;
     if (!tracker_and_key(env, argv, &t, &k) || (!enif_is_identical(argv[4], phn_atoms.true_) &&
                                                 !enif_is_identical(argv[4], phn_atoms.false_)))
         return enif_make_badarg(env);
     int with_meta = enif_is_identical(argv[4], phn_atoms.true_);
+    /* Written before the lock is taken, so that nothing is held while the term is walked
+     * (and freed again when the response is ignored); on a normal scheduler within the
+     * budget, past which the call starts over on a dirty one. */
+    tr_blob *chunk = NULL;
+    size_t w = 0;
+    int rc = tr_blob_encode(env, argv[3], on_normal ? TR_DIRTY_WORK : SIZE_MAX, &chunk, &w);
+    if (rc == PHN_ELIMIT) {
+        *work = TR_DIRTY_WORK;
+        return dirty(env, "tracker_record", record_dirty, 5, argv);
+    }
+    if (rc != PHN_OK)
+        return phn_raise_enomem(env);
+    *work = w;
 
     enif_mutex_lock(t->lock);
     tr_op *op = t->table != NULL ? phn_optable_get(t->table, k.bytes, k.len) : NULL;
-    if (op == NULL) {
-        t->ignored_unknown++;
+    if (op == NULL || !enif_is_atom(env, node)) { /* expected nodes are atoms */
+        if (op == NULL)
+            t->ignored_unknown++;
+        else
+            t->ignored_unexpected++;
         enif_mutex_unlock(t->lock);
-        return ignored(env, phn_atoms.tr_unknown_operation);
-    }
-    if (!enif_is_atom(env, node)) { /* expected nodes are atoms: this one cannot be */
-        t->ignored_unexpected++;
-        enif_mutex_unlock(t->lock);
-        return ignored(env, phn_atoms.tr_unexpected_node);
+        tr_blob_free(chunk);
+        return ignored(env,
+                       op == NULL ? phn_atoms.tr_unknown_operation : phn_atoms.tr_unexpected_node);
     }
     /* This chunk may complete the operation, whose results are then copied out. */
     if (on_normal && phn_progress_missing_nodes(op->progress) <= 1 &&
         tr_weight_add(tr_op_weight(op), w) > TR_DIRTY_WORK) {
         enif_mutex_unlock(t->lock);
+        tr_blob_free(chunk);
         *work = 0;
         return dirty(env, "tracker_record", record_dirty, 5, argv);
-    }
-    if (!tr_op_ensure_env(t, op)) {
-        enif_mutex_unlock(t->lock);
-        return phn_raise_enomem(env);
     }
     size_t idx = 0;
     phn_rec_result rec = phn_progress_record(op->progress, (uint64_t)node, (uint64_t)node, &idx);
@@ -255,15 +286,11 @@ static ERL_NIF_TERM record_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], size_t
         else
             t->ignored_extra++;
         enif_mutex_unlock(t->lock);
+        tr_blob_free(chunk);
         return ignored(env, rec == PHN_REC_UNEXPECTED ? phn_atoms.tr_unexpected_node
                                                       : phn_atoms.tr_extra_chunk);
     }
-    ERL_NIF_TERM copy = enif_make_copy(op->env, argv[3]);
-    ERL_NIF_TERM prev = phn_progress_received_at(op->progress, idx) == 1
-                            ? enif_make_list(op->env, 0)
-                            : op->chunks[idx];
-    op->chunks[idx] = enif_make_list_cell(op->env, copy, prev);
-    op->results_weight = tr_weight_add(op->results_weight, w);
+    tr_op_keep_chunk(t, op, idx, chunk, w);
     t->records++;
     if (rec == PHN_REC_PENDING) {
         size_t missing = phn_progress_missing_nodes(op->progress);
@@ -276,10 +303,10 @@ static ERL_NIF_TERM record_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], size_t
     tr_account_remove(t, op);
     enif_mutex_unlock(t->lock);
     *work = tr_weight_add(w, tr_op_weight(op));
-    ERL_NIF_TERM collected = 0, out = 0;
-    int ok = tr_collected(env, op, &collected);
+    ERL_NIF_TERM collected = 0, meta = 0, out = 0;
+    int ok = tr_collected(env, op, &collected) && (!with_meta || tr_meta(env, op, &meta));
     if (ok && with_meta)
-        out = enif_make_tuple3(env, phn_atoms.complete, collected, tr_meta(env, op));
+        out = enif_make_tuple3(env, phn_atoms.complete, collected, meta);
     else if (ok)
         out = enif_make_tuple2(env, phn_atoms.complete, collected);
     tr_op_free(op);
@@ -290,16 +317,14 @@ static ERL_NIF_TERM record_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
 {
     (void)argc;
     size_t work;
-    return record_run(env, argv, tr_weight_upto(env, argv[3], TR_DIRTY_WORK), 0, &work);
+    return record_run(env, argv, 0, &work);
 }
 
 ERL_NIF_TERM phn_nif_tracker_record(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
-    size_t w = tr_weight_upto(env, argv[3], TR_DIRTY_WORK);
-    if (w > TR_DIRTY_WORK)
-        return dirty(env, "tracker_record", record_dirty, argc, argv);
+    (void)argc;
     size_t work;
-    ERL_NIF_TERM out = record_run(env, argv, w, 1, &work);
+    ERL_NIF_TERM out = record_run(env, argv, 1, &work);
     phn_consume_work(env, work + 1);
     return out;
 }
@@ -312,10 +337,15 @@ static ERL_NIF_TERM get_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
 static ERL_NIF_TERM peek_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 static ERL_NIF_TERM take_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 
-static ERL_NIF_TERM peek_result(ErlNifEnv *env, const tr_op *op)
+/* 0 when out of memory. */
+static int peek_result(ErlNifEnv *env, const tr_op *op, ERL_NIF_TERM *out)
 {
-    return enif_make_tuple3(env, phn_atoms.ok, tr_meta(env, op),
+    ERL_NIF_TERM meta;
+    if (!tr_meta(env, op, &meta))
+        return 0;
+    *out = enif_make_tuple3(env, phn_atoms.ok, meta,
                             enif_make_uint64(env, phn_progress_missing_nodes(op->progress)));
+    return 1;
 }
 
 /* get  -> {ok, Info} | {error, not_found}        (the operation stays)
@@ -353,7 +383,7 @@ static ERL_NIF_TERM fetch_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], fetch_k
         tr_op_free(op);
     } else {
         if (kind == FETCH_PEEK)
-            out = peek_result(env, op);
+            ok = peek_result(env, op, &out);
         else
             ok = tr_info(env, op, argv[1], &info);
         enif_mutex_unlock(t->lock);
@@ -435,8 +465,7 @@ ERL_NIF_TERM phn_nif_tracker_cancel(ErlNifEnv *env, int argc, const ERL_NIF_TERM
 static ERL_NIF_TERM update_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 
 /* tracker_update(T, Ref, keep | {meta, M}, keep | DeadlineMs) -> ok | {error, not_found}.
- * A new meta replaces the old one in a fresh environment (the chunk results move along),
- * so repeated updates do not grow the operation. */
+ * A new meta replaces the old one (freed), so repeated updates do not grow the operation. */
 static ERL_NIF_TERM update_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], int on_normal,
                                size_t *work)
 {
@@ -450,25 +479,32 @@ static ERL_NIF_TERM update_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], int on
     if (!tracker_and_key(env, argv, &t, &k) || has_meta < 0 ||
         (has_deadline && !enif_get_int64(env, argv[3], &deadline)))
         return enif_make_badarg(env);
-    size_t meta_weight = has_meta ? tr_weight_upto(env, meta, TR_DIRTY_WORK) : 0;
+    /* The new meta's image, written before the lock is taken (nothing is held while the
+     * term is walked); on a normal scheduler within the budget, past which the call starts
+     * over on a dirty one. */
+    tr_blob *kept = NULL;
+    size_t meta_weight = 0;
+    if (has_meta) {
+        int rc =
+            tr_blob_encode(env, meta, on_normal ? TR_DIRTY_WORK : SIZE_MAX, &kept, &meta_weight);
+        if (rc == PHN_ELIMIT) {
+            *work = TR_DIRTY_WORK;
+            return dirty(env, "tracker_update", update_dirty, 4, argv);
+        }
+        if (rc != PHN_OK)
+            return phn_raise_enomem(env);
+    }
+    *work = tr_weight_add(meta_weight, 1);
 
     enif_mutex_lock(t->lock);
     tr_op *op = t->table != NULL ? phn_optable_get(t->table, k.bytes, k.len) : NULL;
     if (op == NULL) {
         enif_mutex_unlock(t->lock);
+        tr_blob_free(kept);
         return error_tuple(env, phn_atoms.tr_not_found);
     }
-    size_t cost = has_meta ? tr_weight_add(meta_weight, op->results_weight) : 0;
-    if (on_normal && cost > TR_DIRTY_WORK) {
-        enif_mutex_unlock(t->lock);
-        *work = 0;
-        return dirty(env, "tracker_update", update_dirty, 4, argv);
-    }
-    *work = tr_weight_add(cost, 1);
-    if (has_meta && !tr_op_replace_meta(t, op, meta, meta_weight)) {
-        enif_mutex_unlock(t->lock);
-        return phn_raise_enomem(env);
-    }
+    if (has_meta)
+        tr_op_replace_meta(t, op, kept, meta_weight);
     if (has_deadline) {
         (void)phn_optable_set_deadline(t->table, k.bytes, k.len, deadline);
         op->deadline = deadline;
@@ -486,10 +522,7 @@ static ERL_NIF_TERM update_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
 
 ERL_NIF_TERM phn_nif_tracker_update(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
-    ERL_NIF_TERM meta;
-    if (meta_arg(env, argv[2], phn_atoms.tr_keep, &meta) > 0 &&
-        tr_weight_upto(env, meta, TR_DIRTY_WORK) > TR_DIRTY_WORK)
-        return dirty(env, "tracker_update", update_dirty, argc, argv);
+    (void)argc;
     size_t work;
     ERL_NIF_TERM out = update_run(env, argv, 1, &work);
     phn_consume_work(env, work);

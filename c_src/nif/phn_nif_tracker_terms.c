@@ -1,10 +1,15 @@
 /* phn_tracker: the terms an operation keeps and the terms handed back. Every term an
- * operation keeps lives in its own process-independent environment, so that dropping the
- * operation frees all of them at once and nothing depends on the process that sent them. */
+ * operation keeps (its meta, each chunk of results) is written as a compact image
+ * (phn_nif_flat) into one allocation of exactly its size (tr_blob), so that nothing depends
+ * on the process that sent it, the operation's memory is known to the byte, and no ERTS
+ * environment (about 2.6 KB each, whatever the term) is held per operation. Terms are
+ * decoded when handed back; writing and reading an image walk the term as a copy would, so
+ * the weight phn_flat_encode counts still decides what runs on a dirty scheduler. */
 #include <string.h>
 
 #include "phn_alloc.h"
 #include "phn_nif_atoms.h"
+#include "phn_nif_flat.h"
 #include "phn_nif_terms.h"
 #include "phn_nif_tracker.h"
 #include "phn_status.h"
@@ -20,61 +25,42 @@ size_t tr_op_weight(const tr_op *op)
                          phn_progress_nodes(op->progress));
 }
 
-/* Every term pushed counts one; the walk stops as soon as the count passes the limit, so
- * it costs O(limit) whatever the term. Out of memory counts as "too big". */
-size_t tr_weight_upto(ErlNifEnv *env, ERL_NIF_TERM term, size_t limit)
+int tr_blob_encode(ErlNifEnv *env, ERL_NIF_TERM term, size_t limit, tr_blob **out, size_t *weight)
 {
-    phn_terms stack;
-    phn_terms_init(&stack);
-    size_t n = 1;
-    int ok = phn_terms_push(&stack, term) == PHN_OK;
-#define TR_PUSH(x)                                                                                 \
-    do {                                                                                           \
-        if (++n > limit || phn_terms_push(&stack, (x)) != PHN_OK)                                  \
-            ok = 0;                                                                                \
-    } while (0)
-    while (ok && n <= limit && stack.len > 0) {
-        ERL_NIF_TERM t = stack.items[--stack.len];
-        switch (enif_term_type(env, t)) {
-        case ERL_NIF_TERM_TYPE_LIST: {
-            ERL_NIF_TERM head, tail = t;
-            while (ok && enif_get_list_cell(env, tail, &head, &tail)) {
-                n++; /* the cell */
-                TR_PUSH(head);
-            }
-            if (ok && !enif_is_list(env, tail))
-                TR_PUSH(tail); /* improper list */
-            break;
-        }
-        case ERL_NIF_TERM_TYPE_TUPLE: {
-            int arity;
-            const ERL_NIF_TERM *elems;
-            if (enif_get_tuple(env, t, &arity, &elems)) {
-                for (int i = 0; ok && i < arity; i++)
-                    TR_PUSH(elems[i]);
-            }
-            break;
-        }
-        case ERL_NIF_TERM_TYPE_MAP: {
-            ErlNifMapIterator it;
-            ERL_NIF_TERM k, v;
-            if (!enif_map_iterator_create(env, t, &it, ERL_NIF_MAP_ITERATOR_FIRST))
-                break;
-            while (ok && enif_map_iterator_get_pair(env, &it, &k, &v)) {
-                TR_PUSH(k);
-                TR_PUSH(v);
-                enif_map_iterator_next(env, &it);
-            }
-            enif_map_iterator_destroy(env, &it);
-            break;
-        }
-        default:
-            break; /* a leaf: atoms, numbers, pids, binaries (shared or small), funs */
+    phn_bytes image;
+    phn_bytes_init(&image);
+    *out = NULL;
+    int rc = phn_flat_encode(env, term, limit, &image, weight);
+    if (rc == PHN_OK) {
+        tr_blob *b = image.len <= SIZE_MAX - sizeof(tr_blob)
+                         ? phn_malloc(sizeof(tr_blob) + image.len)
+                         : NULL;
+        if (b != NULL) {
+            b->prev = NULL;
+            b->len = image.len;
+            memcpy(b->image, image.data, image.len);
+            *out = b;
+        } else {
+            rc = PHN_ENOMEM;
         }
     }
-#undef TR_PUSH
-    phn_terms_free(&stack);
-    return ok && n <= limit ? n : limit + 1;
+    phn_bytes_free(&image);
+    return rc;
+}
+
+size_t tr_blob_bytes(const tr_blob *b)
+{
+    return b != NULL ? sizeof(*b) + b->len + TR_ALLOC_OVERHEAD : 0;
+}
+
+void tr_blob_free(tr_blob *b)
+{
+    phn_free(b);
+}
+
+static int decode(ErlNifEnv *env, const tr_blob *b, ERL_NIF_TERM *out)
+{
+    return phn_flat_decode(env, b->image, b->len, out);
 }
 
 void tr_op_free(tr_op *op)
@@ -82,12 +68,17 @@ void tr_op_free(tr_op *op)
     if (op == NULL)
         return;
     tr_global_op(op, 0);
-    if (op->env != NULL) {
-        enif_free_env(op->env);
+    if (TR_OP_HAS_TERMS(op))
         tr_global_env(0);
+    size_t n = phn_progress_nodes(op->progress);
+    for (size_t i = 0; i < n; i++) {
+        for (tr_blob *b = op->chunks[i], *prev; b != NULL; b = prev) {
+            prev = b->prev;
+            tr_blob_free(b);
+        }
     }
+    tr_blob_free(op->meta);
     phn_progress_free(op->progress);
-    phn_free(op->chunks);
     phn_free(op);
 }
 
@@ -97,40 +88,34 @@ void tr_op_free_payload(void *payload, void *ctx)
     tr_op_free(payload);
 }
 
-int tr_op_ensure_env(tracker *t, tr_op *op)
+static void note_terms(tracker *t, int had, const tr_op *op)
 {
-    if (op->env != NULL)
-        return 1;
-    op->env = enif_alloc_env();
-    if (op->env == NULL)
-        return 0;
-    tr_global_env(1);
-    t->envs++;
-    return 1;
+    if (!had && TR_OP_HAS_TERMS(op)) {
+        t->envs++;
+        tr_global_env(1);
+    }
 }
 
-int tr_op_replace_meta(tracker *t, tr_op *op, ERL_NIF_TERM meta, size_t meta_weight)
+void tr_op_keep_chunk(tracker *t, tr_op *op, size_t idx, tr_blob *chunk, size_t weight)
 {
-    ErlNifEnv *fresh = enif_alloc_env();
-    if (fresh == NULL)
-        return 0;
-    ERL_NIF_TERM copy = enif_make_copy(fresh, meta);
-    size_t n = phn_progress_nodes(op->progress);
-    for (size_t i = 0; i < n; i++) {
-        if (phn_progress_received_at(op->progress, i) > 0)
-            op->chunks[i] = enif_make_copy(fresh, op->chunks[i]);
-    }
-    if (op->env != NULL) {
-        enif_free_env(op->env);
-    } else {
-        tr_global_env(1);
-        t->envs++;
-    }
-    op->env = fresh;
-    op->meta = copy;
-    op->has_meta = 1;
+    int had = TR_OP_HAS_TERMS(op);
+    chunk->prev = op->chunks[idx];
+    op->chunks[idx] = chunk;
+    op->kept_chunks++;
+    op->results_weight = tr_weight_add(op->results_weight, weight);
+    tr_account_bytes(t, op, (long long)tr_blob_bytes(chunk), 1);
+    note_terms(t, had, op);
+}
+
+void tr_op_replace_meta(tracker *t, tr_op *op, tr_blob *meta, size_t meta_weight)
+{
+    int had = TR_OP_HAS_TERMS(op);
+    long long delta = (long long)tr_blob_bytes(meta) - (long long)tr_blob_bytes(op->meta);
+    tr_blob_free(op->meta);
+    op->meta = meta;
     op->meta_weight = meta_weight;
-    return 1;
+    tr_account_bytes(t, op, delta, 1);
+    note_terms(t, had, op);
 }
 
 /* Prepend the elements of chunk to acc (a non-list chunk as one element). */
@@ -148,32 +133,27 @@ static int prepend_chunk(ErlNifEnv *env, ERL_NIF_TERM chunk, ERL_NIF_TERM *acc, 
     return 1;
 }
 
-/* A node's results: its chunks (newest first in `kept`, `got` of them) concatenated in
+/* A node's results: its chunks (newest first from `newest`, `got` of them) concatenated in
  * arrival order. The newest chunk, when a proper list, becomes the shared tail. */
-static int node_results(ErlNifEnv *env, ERL_NIF_TERM kept, uint32_t got, ERL_NIF_TERM *out)
+static int node_results(ErlNifEnv *env, const tr_blob *newest, uint32_t got, ERL_NIF_TERM *out)
 {
-    ERL_NIF_TERM copied = enif_make_copy(env, kept), head, tail;
+    ERL_NIF_TERM acc, chunk;
+    if (!decode(env, newest, &acc))
+        return 0;
     if (got == 1) {
-        enif_get_list_cell(env, copied, &head, &tail);
-        *out = head;
+        *out = acc;
         return 1;
     }
-    phn_terms chunks, elems;
-    phn_terms_init(&chunks);
+    unsigned len;
+    if (!enif_get_list_length(env, acc, &len))
+        acc = enif_make_list_cell(env, acc, enif_make_list(env, 0));
+    phn_terms elems;
     phn_terms_init(&elems);
-    int ok = phn_list_to_terms(env, copied, &chunks) == PHN_OK && chunks.len > 0;
-    if (ok) {
-        ERL_NIF_TERM newest = chunks.items[0];
-        unsigned len;
-        ERL_NIF_TERM acc = enif_get_list_length(env, newest, &len)
-                               ? newest
-                               : enif_make_list_cell(env, newest, enif_make_list(env, 0));
-        for (size_t j = 1; ok && j < chunks.len; j++)
-            ok = prepend_chunk(env, chunks.items[j], &acc, &elems);
-        *out = acc;
-    }
+    int ok = 1;
+    for (const tr_blob *b = newest->prev; ok && b != NULL; b = b->prev)
+        ok = decode(env, b, &chunk) && prepend_chunk(env, chunk, &acc, &elems);
     phn_terms_free(&elems);
-    phn_terms_free(&chunks);
+    *out = acc;
     return ok;
 }
 
@@ -186,7 +166,7 @@ int tr_collected(ErlNifEnv *env, const tr_op *op, ERL_NIF_TERM *out)
         if (got == 0)
             continue;
         ERL_NIF_TERM results;
-        if (!node_results(env, op->chunks[i], got, &results))
+        if (op->chunks[i] == NULL || !node_results(env, op->chunks[i], got, &results))
             return 0;
         ERL_NIF_TERM node = (ERL_NIF_TERM)phn_progress_node_at(p, i);
         list = enif_make_list_cell(env, enif_make_tuple2(env, node, results), list);
@@ -206,9 +186,13 @@ ERL_NIF_TERM tr_missing(ErlNifEnv *env, const tr_op *op)
     return list;
 }
 
-ERL_NIF_TERM tr_meta(ErlNifEnv *env, const tr_op *op)
+int tr_meta(ErlNifEnv *env, const tr_op *op, ERL_NIF_TERM *out)
 {
-    return op->has_meta ? enif_make_copy(env, op->meta) : phn_atoms.tr_undefined;
+    if (op->meta == NULL) {
+        *out = phn_atoms.tr_undefined;
+        return 1;
+    }
+    return decode(env, op->meta, out);
 }
 
 int tr_info(ErlNifEnv *env, const tr_op *op, ERL_NIF_TERM ref, ERL_NIF_TERM *out)
@@ -217,8 +201,7 @@ int tr_info(ErlNifEnv *env, const tr_op *op, ERL_NIF_TERM ref, ERL_NIF_TERM *out
                            phn_atoms.tr_missing, phn_atoms.tr_deadline};
     ERL_NIF_TERM values[5];
     values[0] = ref;
-    values[1] = tr_meta(env, op);
-    if (!tr_collected(env, op, &values[2]))
+    if (!tr_meta(env, op, &values[1]) || !tr_collected(env, op, &values[2]))
         return 0;
     values[3] = tr_missing(env, op);
     values[4] =

@@ -14,6 +14,7 @@
 %% {phn_cnode_op, TxRef, {complete, [{Node, Results}]}}
 %% {phn_cnode_op, TxRef, {expired, [{Node, Results}], MissingNodes}}
 %% {phn_cnode_op, TxRef, {error, cnode_down}}       % the C-node died meanwhile
+%% {phn_cnode_op, TxRef, {error, enomem}}           % it could not build the result
 %% '''
 %% Results of a node sent in several chunks are concatenated in arrival order; responses
 %% that arrive before the registration are held by the C-node and applied.
@@ -56,7 +57,7 @@
     compose_sub_requests/2
 ]).
 
--export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2, format_status/2]).
 
 -define(SERVER, ?MODULE).
 -define(READY_TIMEOUT, 30000).
@@ -67,7 +68,7 @@
 -type op_body() ::
     {complete, [{node(), list()}]}
     | {expired, [{node(), list()}], [node()]}
-    | {error, cnode_down}.
+    | {error, cnode_down | enomem}.
 -export_type([op_body/0]).
 
 %%% API
@@ -79,7 +80,8 @@ start_link() -> start_link(#{}).
 %% <ul>
 %% <li>`name' - the C-node's node name, `alive@host' or just `alive' (the host of this
 %%     node is added); default `phn_cnode_<alive of this node>'.</li>
-%% <li>`cookie' - default `erlang:get_cookie()'.</li>
+%% <li>`cookie' - an atom, binary or string; default `erlang:get_cookie()'. It reaches the C-node
+%%     over the port, never argv, and crash reports and `sys:get_status/1' show it redacted.</li>
 %% <li>`epmd_port' - default the kernel `epmd_port' setting or `$ERL_EPMD_PORT'.</li>
 %% <li>`args' - extra C-node limits, a map of `silence_ms, early_hold_ms, early_max,
 %%     early_bytes, max_msg, max_ops, max_op_bytes, max_conns, handshake_ms, bind, ...'
@@ -312,6 +314,13 @@ terminate(_Reason, #st{port = Port} = St) ->
     Port =/= undefined andalso (catch port_close(Port)),
     ok.
 
+%% Crash reports and sys:get_status/1 never show the cookie.
+format_status(terminate, [_PDict, St]) -> redact(St);
+format_status(_Normal, [_PDict, St]) -> [{data, [{"State", redact(St)}]}].
+
+redact(#st{opts = #{cookie := _} = Opts} = St) -> St#st{opts = Opts#{cookie := redacted}};
+redact(St) -> St.
+
 %%% The port
 
 cnode_name(Opts) ->
@@ -382,8 +391,12 @@ start_port(#st{opts = Opts} = St, Attempts) ->
                      [{args, Argv}, {packet, 4}, binary, exit_status, use_stdio,
                       {env, epmd_env(Opts)}]),
     OsPid = case erlang:port_info(Port, os_pid) of {os_pid, P} -> P; _ -> undefined end,
-    Cookie = atom_to_binary(maps:get(cookie, Opts, erlang:get_cookie())),
-    port_command(Port, term_to_binary({cookie, Cookie})),
+    %% Neither a bad cookie option nor a dead port may raise with the cookie among the
+    %% arguments of the stack trace (a crash report would print it).
+    Cookie = cookie_bin(maps:get(cookie, Opts, erlang:get_cookie())),
+    try port_command(Port, term_to_binary({cookie, Cookie}))
+    catch error:_ -> ok % the port is gone: its exit_status follows
+    end,
     receive
         {Port, {data, Bin}} ->
             case binary_to_term(Bin) of
@@ -403,6 +416,16 @@ start_port(#st{opts = Opts} = St, Attempts) ->
         catch port_close(Port),
         {error, cnode_not_ready}
     end.
+
+cookie_bin(C) when is_atom(C) -> atom_to_binary(C);
+cookie_bin(C) when is_binary(C) -> C;
+cookie_bin(C) when is_list(C) ->
+    try unicode:characters_to_binary(C) of
+        B when is_binary(B) -> B;
+        _ -> erlang:error({bad_option, cookie})
+    catch _:_ -> erlang:error({bad_option, cookie})
+    end;
+cookie_bin(_) -> erlang:error({bad_option, cookie}).
 
 send_ctl(_Cmd, Waiter, #st{port = undefined} = St) ->
     reply_waiter(Waiter, {error, cnode_down}, St);

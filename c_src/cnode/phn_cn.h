@@ -36,6 +36,12 @@ typedef struct phn_cn {
     int64_t now_ms;   /* monotonic, refreshed once per loop turn */
 } phn_cn;
 
+/* The tables (atoms, collector, hubs) and our own node's atom, for cn->cfg (set first);
+ * cn->ctl must be initialised (phn_cn_ctl_init) by the caller. 0 or -1; either way
+ * phn_cn_state_free undoes it (and frees the connections and the control buffers). */
+int phn_cn_state_init(phn_cn *cn);
+void phn_cn_state_free(phn_cn *cn);
+
 /* Monotonic milliseconds and Unix seconds. */
 int64_t phn_cn_monotonic_ms(void);
 int64_t phn_cn_unix_s(void);

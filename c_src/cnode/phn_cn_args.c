@@ -13,6 +13,7 @@ void phn_cn_config_defaults(phn_cn_config *c)
     c->handshake_ms = 5000;
     c->max_msg_bytes = 64 * MiB;
     c->max_ctl_bytes = 64 * MiB;
+    c->max_ctl_out = 64 * MiB;
     c->max_out_bytes = 64 * MiB;
     c->max_conns = 512;
     c->max_ops = 1000000;
@@ -31,14 +32,16 @@ void phn_cn_config_defaults(phn_cn_config *c)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: phn_cnode --name ALIVE@HOST [--bind IPV4] [--port N]\n"
-                    "  [--handshake-ms N] [--max-msg BYTES] [--max-ctl BYTES] [--max-out BYTES]\n"
-                    "  [--max-conns N] [--max-ops N] [--max-op-bytes B] [--max-total-bytes B]\n"
-                    "  [--early-max N] [--early-bytes B] [--early-hold-ms N] [--max-hubs N]\n"
-                    "  [--max-hub-nodes N] [--max-subscribers N] [--max-atoms N]\n"
-                    "  [--silence-ms N] [--reconnect-ms N] [--verbose]\n"
-                    "The cookie is read from the control channel (stdin) or PHN_CNODE_COOKIE,\n"
-                    "never from the command line. ERL_EPMD_PORT selects the epmd.\n");
+    fprintf(stderr,
+            "usage: phn_cnode --name ALIVE@HOST [--bind IPV4] [--port N]\n"
+            "  [--handshake-ms N] [--max-msg BYTES] [--max-ctl BYTES] [--max-ctl-out BYTES]\n"
+            "  [--max-out BYTES]\n"
+            "  [--max-conns N] [--max-ops N] [--max-op-bytes B] [--max-total-bytes B]\n"
+            "  [--early-max N] [--early-bytes B] [--early-hold-ms N] [--max-hubs N]\n"
+            "  [--max-hub-nodes N] [--max-subscribers N] [--max-atoms N]\n"
+            "  [--silence-ms N] [--reconnect-ms N] [--verbose]\n"
+            "The cookie is read from the control channel (stdin) or PHN_CNODE_COOKIE,\n"
+            "never from the command line. ERL_EPMD_PORT selects the epmd.\n");
 }
 
 /* A decimal count within [min, max]. */
@@ -76,6 +79,7 @@ static const size_opt size_opts[] = {
     UN("--handshake-ms", handshake_ms, 10, 600000),
     SZ("--max-msg", max_msg_bytes, 1024, (size_t)1 << 30),
     SZ("--max-ctl", max_ctl_bytes, 1024, (size_t)1 << 30),
+    SZ("--max-ctl-out", max_ctl_out, 1024, (size_t)1 << 34),
     SZ("--max-out", max_out_bytes, 1024, (size_t)1 << 31),
     SZ("--max-conns", max_conns, 1, 100000),
     SZ("--max-ops", max_ops, 1, 100000000),

@@ -217,6 +217,18 @@ void phn_cn_cmd_packet(phn_cn *cn, const char *pkt, size_t len)
         cn->ctl.eof = 1; /* leave the loop as if the port had closed */
     } else if (!phn_cn_hubs_ctl(cn, cmd, pkt, &idx, args, &x))
         error_reply(&x, "badarg");
+    if (phn_cn_send_ctl(cn, &x) == 0) {
+        ei_x_free(&x);
+        return;
+    }
+    /* Every command gets its one reply, even when the real one could not be encoded or
+     * queued (out of memory): a short one is more likely to fit. */
+    ei_x_free(&x);
+    ei_x_new_with_version(&x);
+    ei_x_encode_tuple_header(&x, 3);
+    ei_x_encode_atom(&x, "reply");
+    ei_x_append_buf(&x, pkt + seq, seq_len);
+    error_reply(&x, "enomem");
     phn_cn_send_ctl(cn, &x);
     ei_x_free(&x);
 }

@@ -162,6 +162,20 @@ static void emit(phn_cn_collect *c, const cn_op *op, int complete)
         }
         ei_x_encode_empty_list(&x);
     }
+    if (phn_cn_send_ctl(c->cn, &x) == 0) {
+        ei_x_free(&x);
+        return;
+    }
+    /* Out of memory for the whole result: the owner still learns the outcome, so that its
+     * waiter is answered rather than left to its own timeout. */
+    ei_x_free(&x);
+    ei_x_new_with_version(&x);
+    ei_x_encode_tuple_header(&x, 3);
+    ei_x_encode_atom(&x, "op_result");
+    ei_x_append_buf(&x, op->ref_ext, (int)op->ref_len);
+    ei_x_encode_tuple_header(&x, 2);
+    ei_x_encode_atom(&x, "error");
+    ei_x_encode_atom(&x, "enomem");
     phn_cn_send_ctl(c->cn, &x);
     ei_x_free(&x);
 }
@@ -243,12 +257,14 @@ int phn_cn_collect_register(phn_cn_collect *c, const uint8_t *key, size_t keylen
             return rc;
         }
     }
-    op->nres = phn_progress_nodes(op->prog);
-    op->res = phn_calloc(op->nres, sizeof(*op->res));
+    /* nres only once res exists: op_free walks res[0, nres). */
+    size_t nres = phn_progress_nodes(op->prog);
+    op->res = phn_calloc(nres, sizeof(*op->res));
     if (op->res == NULL) {
         op_free(op);
         return PHN_ENOMEM;
     }
+    op->nres = nres;
     int rc = phn_optable_insert(c->ops, key, keylen, deadline, op);
     if (rc != PHN_OK) {
         op_free(op);

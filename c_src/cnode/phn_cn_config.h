@@ -17,6 +17,7 @@ typedef struct phn_cn_config {
     unsigned handshake_ms;            /* per step of a handshake (accept or connect) */
     size_t max_msg_bytes;             /* one distribution message */
     size_t max_ctl_bytes;             /* one control-channel message */
+    size_t max_ctl_out;               /* output queued to the owner before peers wait */
     size_t max_out_bytes;             /* queued output per connection */
     size_t max_conns;                 /* open distribution connections */
     size_t max_ops;                   /* registered operations */

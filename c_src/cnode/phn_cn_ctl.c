@@ -10,6 +10,8 @@
 #include "phn_status.h"
 
 #define READ_CHUNK 65536
+/* Input buffered beyond the packet at the head: commands the loop has not handled yet. */
+#define CTL_IN_SLACK ((size_t)1 << 20)
 
 static void set_nonblock(int fd)
 {
@@ -45,9 +47,20 @@ static long head_len(const phn_cn_ctl *c)
     return (long)phn_cn_get32be(phn_cn_buf_head(&c->in));
 }
 
+int phn_cn_ctl_has_packet(const phn_cn_ctl *c)
+{
+    long want = head_len(c);
+    return want >= 0 && (size_t)want <= c->max_in && phn_cn_buf_avail(&c->in) - 4 >= (size_t)want;
+}
+
+int phn_cn_ctl_want_input(const phn_cn_ctl *c)
+{
+    return !phn_cn_ctl_has_packet(c) || phn_cn_buf_avail(&c->in) < CTL_IN_SLACK;
+}
+
 void phn_cn_ctl_read(phn_cn_ctl *c)
 {
-    for (int rounds = 0; rounds < 64 && !c->eof; rounds++) {
+    for (int rounds = 0; rounds < 64 && !c->eof && phn_cn_ctl_want_input(c); rounds++) {
         long want = head_len(c);
         if (want >= 0 && (size_t)want > c->max_in) {
             c->eof = 1; /* the owner is broken; nothing sane can follow */

@@ -21,8 +21,16 @@ void phn_cn_ctl_init(phn_cn_ctl *c, int in_fd, int out_fd, size_t max_in);
 void phn_cn_ctl_free(phn_cn_ctl *c);
 
 /* Read what stdin has (non-blocking). Sets eof on EOF, a read error or an oversized
- * packet header. */
+ * packet header. Stops once a complete packet and 1 MiB are buffered, so the input
+ * buffer holds at most one partial packet (<= max_in) or ~1 MiB of unhandled commands
+ * (plus one read). */
 void phn_cn_ctl_read(phn_cn_ctl *c);
+
+/* 1 when a complete packet is buffered. */
+int phn_cn_ctl_has_packet(const phn_cn_ctl *c);
+
+/* 0 when the buffered input is at its bound (phn_cn_ctl_read would not read). */
+int phn_cn_ctl_want_input(const phn_cn_ctl *c);
 
 /* 1 and the next complete packet's payload (valid until phn_cn_ctl_consume), or 0. */
 int phn_cn_ctl_next(phn_cn_ctl *c, const char **payload, size_t *len);

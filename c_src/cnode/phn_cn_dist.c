@@ -93,6 +93,13 @@ static void call(phn_cn *cn, const char *to_name, const char *buf, int idx, int 
         net_kernel_call(buf, idx, &reply);
     else
         phn_cn_hubs_call(cn, to_name, buf, idx, &reply);
+    if (!phn_cn_x_ok(&reply)) {
+        cn->stats.encode_failures++;
+        ei_x_new_with_version(&reply);
+        ei_x_encode_tuple_header(&reply, 2);
+        ei_x_append_buf(&reply, buf + tag, tag_len);
+        phn_cn_reply_error(&reply, "enomem");
+    }
 
     erlang_ref alias;
     if (tag_alias(buf, tag, &alias))

@@ -82,10 +82,24 @@ static void take_handoffs(phn_cn *cn)
     }
 }
 
-/* Frame and handle whatever complete packets the input buffer holds. */
-static void handle_packets(phn_cn *cn, phn_cn_conn *c)
+/* A complete packet (or a tick, or an oversized header to refuse) at the head of c->in. */
+static int has_packet(const phn_cn *cn, const phn_cn_conn *c)
 {
-    while (!c->closing && phn_cn_buf_avail(&c->in) >= 4) {
+    size_t avail = phn_cn_buf_avail(&c->in);
+    if (c->closing || avail < 4)
+        return 0;
+    uint32_t len = phn_cn_get32be(phn_cn_buf_head(&c->in));
+    return len == 0 || len > cn->cfg.max_msg_bytes || avail - 4 >= len;
+}
+
+int phn_cn_loop_owner_backlogged(const phn_cn *cn)
+{
+    return phn_cn_buf_avail(&cn->ctl.out) > cn->cfg.max_ctl_out;
+}
+
+void phn_cn_loop_dist_input(phn_cn *cn, phn_cn_conn *c)
+{
+    while (!c->closing && phn_cn_buf_avail(&c->in) >= 4 && !phn_cn_loop_owner_backlogged(cn)) {
         uint32_t len = phn_cn_get32be(phn_cn_buf_head(&c->in));
         if (len == 0) { /* a tick: answer it, as ei does */
             phn_cn_buf_consume(&c->in, 4);
@@ -112,6 +126,9 @@ static void read_conn(phn_cn *cn, phn_cn_conn *c)
 {
     phn_cn_peer *peer = phn_cn_peer_find(&cn->conns, c->node);
     for (int round = 0; round < READS_PER_TURN && !c->closing; round++) {
+        /* Nothing more from peers while the owner has not taken what we owe it. */
+        if (phn_cn_loop_owner_backlogged(cn))
+            break;
         /* Refuse an oversized packet from its header, before buffering its body. */
         if (phn_cn_buf_avail(&c->in) >= 4 &&
             phn_cn_get32be(phn_cn_buf_head(&c->in)) > cn->cfg.max_msg_bytes) {
@@ -128,7 +145,7 @@ static void read_conn(phn_cn *cn, phn_cn_conn *c)
             c->in.len += (size_t)n;
             if (peer != NULL)
                 peer->last_rx = cn->now_ms;
-            handle_packets(cn, c);
+            phn_cn_loop_dist_input(cn, c);
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -137,11 +154,13 @@ static void read_conn(phn_cn *cn, phn_cn_conn *c)
     }
 }
 
-static void handle_ctl(phn_cn *cn)
+void phn_cn_loop_ctl_input(phn_cn *cn)
 {
     const char *pkt;
     size_t len;
-    for (int i = 0; i < CTL_PACKETS_PER_TURN && phn_cn_ctl_next(&cn->ctl, &pkt, &len); i++) {
+    for (int i = 0; i < CTL_PACKETS_PER_TURN && !phn_cn_loop_owner_backlogged(cn) &&
+                    phn_cn_ctl_next(&cn->ctl, &pkt, &len);
+         i++) {
         phn_cn_cmd_packet(cn, pkt, len);
         phn_cn_ctl_consume(&cn->ctl);
     }
@@ -157,6 +176,7 @@ void phn_cn_loop_run(phn_cn *cn)
 
     struct pollfd *fds = NULL;
     size_t fds_cap = 0;
+    int was_backlogged = 0;
     while (!stop_signal && !cn->ctl.eof) {
         size_t need = cn->conns.len + 3;
         if (need > fds_cap) {
@@ -169,28 +189,47 @@ void phn_cn_loop_run(phn_cn *cn)
             fds_cap = need * 2;
         }
         size_t nconn = cn->conns.len;
-        fds[0] = (struct pollfd){cn->ctl.in_fd, POLLIN, 0};
-        fds[1] = (struct pollfd){cn->ctl.out_fd, phn_cn_buf_avail(&cn->ctl.out) ? POLLOUT : 0, 0};
+        /* While the owner is backlogged, only its output and the handshakes are waited
+         * for: peers and commands wait in their sockets (bounded by the kernel), so the
+         * queue to the owner stays within --max-ctl-out plus one message. */
+        int backlogged = phn_cn_loop_owner_backlogged(cn);
+        if (backlogged && !was_backlogged)
+            cn->stats.owner_backlogged++;
+        was_backlogged = backlogged;
+        short in_ev = backlogged ? 0 : POLLIN;
+        /* Packets already buffered (left by a backlog or by the per-turn cap) are handled
+         * this turn without waiting for the socket to become readable again. */
+        int buffered = !backlogged && phn_cn_ctl_has_packet(&cn->ctl);
+        /* A descriptor with nothing to wait for is left out (-1): poll reports a hang-up
+         * whatever events were asked, which would turn the wait into a spin. */
+        short ctl_in = phn_cn_ctl_want_input(&cn->ctl) ? in_ev : 0;
+        fds[0] = (struct pollfd){ctl_in ? cn->ctl.in_fd : -1, ctl_in, 0};
+        int ctl_out = phn_cn_buf_avail(&cn->ctl.out) > 0;
+        fds[1] = (struct pollfd){ctl_out ? cn->ctl.out_fd : -1, ctl_out ? POLLOUT : 0, 0};
         fds[2] = (struct pollfd){cn->thr.handoff[0], POLLIN, 0};
         for (size_t i = 0; i < nconn; i++) {
             phn_cn_conn *c = cn->conns.items[i];
-            short ev = POLLIN;
+            short ev = in_ev;
             if (phn_cn_buf_avail(&c->out) > 0)
                 ev |= POLLOUT;
-            fds[3 + i] = (struct pollfd){c->fd, ev, 0};
+            fds[3 + i] = (struct pollfd){ev ? c->fd : -1, ev, 0};
+            buffered |= !backlogged && has_packet(cn, c);
         }
-        int r = poll(fds, 3 + nconn, TURN_MS);
+        int r = poll(fds, 3 + nconn, buffered ? 0 : TURN_MS);
         if (r < 0 && errno != EINTR)
             break;
         cn->now_ms = phn_cn_monotonic_ms();
 
         if (fds[0].revents)
             phn_cn_ctl_read(&cn->ctl);
-        handle_ctl(cn);
+        phn_cn_loop_ctl_input(cn);
         if (fds[2].revents)
             take_handoffs(cn);
         /* Connections: the array may have changed above only by appends and by the
          * replacement of a node's connection, so match descriptors, not positions. */
+        for (size_t k = 0; k < cn->conns.len; k++)
+            if (has_packet(cn, cn->conns.items[k]))
+                phn_cn_loop_dist_input(cn, cn->conns.items[k]);
         for (size_t i = 0; i < nconn; i++) {
             if (fds[3 + i].revents == 0)
                 continue;

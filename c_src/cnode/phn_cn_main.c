@@ -2,16 +2,12 @@
  * answers partition checks. Started by phn_cnode.erl through a port; see phn_cn_*.h. */
 #include <arpa/inet.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "phn_cn.h"
 #include "phn_cn_args.h"
-#include "phn_cn_collect.h"
-#include "phn_cn_hub.h"
 #include "phn_cn_loop.h"
 #include "phn_cn_secret.h"
 #include "phn_cn_send.h"
@@ -20,30 +16,6 @@
 #define COOKIE_WAIT_MS 30000
 #define EPMD_TMO_MS 5000u
 #define LISTEN_BACKLOG 128
-
-int64_t phn_cn_monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t phn_cn_unix_s(void)
-{
-    return (int64_t)time(NULL);
-}
-
-void phn_cn_log(const phn_cn *cn, const char *fmt, ...)
-{
-    if (cn != NULL && !cn->cfg.verbose)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("phn_cnode: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
 
 static int start_node(phn_cn *cn)
 {
@@ -107,17 +79,11 @@ int main(int argc, char **argv)
     phn_cn_config_defaults(&cn.cfg);
     if (phn_cn_args_parse(&cn.cfg, argc, argv) < 0)
         return 2;
-    cn.listen_fd = cn.epmd_fd = -1;
     phn_cn_ctl_init(&cn.ctl, STDIN_FILENO, STDOUT_FILENO, cn.cfg.max_ctl_bytes);
-    cn.now_ms = phn_cn_monotonic_ms();
 
     int status = 1;
-    cn.atoms = phn_cn_atoms_new(cn.cfg.max_atoms);
-    cn.collect = phn_cn_collect_new(&cn);
-    cn.hubs = phn_cn_hubs_new(&cn);
-    if (cn.atoms == NULL || cn.collect == NULL || cn.hubs == NULL)
+    if (phn_cn_state_init(&cn) < 0)
         goto out;
-    cn.self_id = phn_cn_atoms_intern(cn.atoms, cn.cfg.node);
     if (start_node(&cn) < 0)
         goto out;
     if (phn_cn_threads_start(&cn.thr, &cn.ec, cn.listen_fd, cn.cfg.handshake_ms) < 0) {
@@ -136,10 +102,6 @@ out:
     if (cn.epmd_fd >= 0)
         close(cn.epmd_fd);
     phn_cn_ctl_drain(&cn.ctl, 1000);
-    phn_cn_hubs_free(cn.hubs);
-    phn_cn_collect_free(cn.collect);
-    phn_cn_atoms_free(cn.atoms);
-    phn_cn_conns_free(&cn.conns);
-    phn_cn_ctl_free(&cn.ctl);
+    phn_cn_state_free(&cn);
     return status;
 }

@@ -23,6 +23,10 @@ static void begin_packet(ei_x_buff *x)
 
 static void queue_packet(phn_cn *cn, phn_cn_conn *conn, ei_x_buff *hdr, const char *msg, int msglen)
 {
+    if (!phn_cn_x_ok(hdr)) {
+        cn->stats.encode_failures++;
+        return;
+    }
     phn_cn_put32be((uint8_t *)hdr->buff, (uint32_t)(hdr->index - 4 + msglen));
     if (phn_cn_conn_queue(conn, hdr->buff, (size_t)hdr->index, cn->cfg.max_out_bytes) < 0 ||
         phn_cn_conn_queue(conn, msg, (size_t)msglen, cn->cfg.max_out_bytes) < 0)
@@ -35,6 +39,10 @@ static void queue_packet(phn_cn *cn, phn_cn_conn *conn, ei_x_buff *hdr, const ch
 static void deliver_via_owner(phn_cn *cn, const ei_x_buff *dest, const char *msg, int msglen)
 {
     ei_x_buff x;
+    if (!phn_cn_x_ok(dest)) {
+        cn->stats.encode_failures++;
+        return;
+    }
     ei_x_new_with_version(&x);
     ei_x_encode_tuple_header(&x, 3);
     ei_x_encode_atom(&x, "deliver");
@@ -47,6 +55,10 @@ static void deliver_via_owner(phn_cn *cn, const ei_x_buff *dest, const char *msg
 
 void phn_cn_send_pid(phn_cn *cn, const erlang_pid *to, const char *msg, int msglen)
 {
+    if (msg == NULL) { /* the message's encoding failed */
+        cn->stats.encode_failures++;
+        return;
+    }
     phn_cn_conn *conn = conn_for(cn, to->node);
     ei_x_buff x;
     if (conn == NULL) {
@@ -67,6 +79,10 @@ void phn_cn_send_pid(phn_cn *cn, const erlang_pid *to, const char *msg, int msgl
 
 void phn_cn_send_alias(phn_cn *cn, const erlang_ref *alias, const char *msg, int msglen)
 {
+    if (msg == NULL) {
+        cn->stats.encode_failures++;
+        return;
+    }
     phn_cn_conn *conn = conn_for(cn, alias->node);
     ei_x_buff x;
     if (conn == NULL) {
@@ -88,6 +104,10 @@ void phn_cn_send_alias(phn_cn *cn, const erlang_ref *alias, const char *msg, int
 void phn_cn_send_reg(phn_cn *cn, phn_cn_conn *conn, const char *name, const char *msg, int msglen)
 {
     ei_x_buff x;
+    if (msg == NULL) {
+        cn->stats.encode_failures++;
+        return;
+    }
     begin_packet(&x);
     ei_x_encode_tuple_header(&x, 4);
     ei_x_encode_long(&x, DOP_REG_SEND);
@@ -98,8 +118,17 @@ void phn_cn_send_reg(phn_cn *cn, phn_cn_conn *conn, const char *name, const char
     ei_x_free(&x);
 }
 
-void phn_cn_send_ctl(phn_cn *cn, const ei_x_buff *x)
+int phn_cn_send_ctl(phn_cn *cn, const ei_x_buff *x)
 {
-    if (phn_cn_ctl_send(&cn->ctl, x->buff, (size_t)x->index) != 0)
+    if (!phn_cn_x_ok(x)) {
+        cn->stats.encode_failures++;
+        phn_cn_log(cn, "control output dropped (encoding failed)");
+        return -1;
+    }
+    if (phn_cn_ctl_send(&cn->ctl, x->buff, (size_t)x->index) != 0) {
+        cn->stats.encode_failures++;
         phn_cn_log(cn, "control output dropped (out of memory)");
+        return -1;
+    }
+    return 0;
 }

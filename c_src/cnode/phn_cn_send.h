@@ -1,7 +1,8 @@
 /* Outgoing messages. Each is a term encoded with its version byte. A message for a node
  * we hold a connection to is framed as a distribution packet and queued on it; otherwise
  * it goes to the owner as {deliver, To, Msg} and phn_cnode sends it (Erlang can reach any
- * node). Queuing never blocks. */
+ * node). Queuing never blocks. A message whose encoding failed (msg NULL, a dead ei_x_buff)
+ * is dropped and counted (encode_failures), never sent half-built. */
 #ifndef PHN_CN_SEND_H
 #define PHN_CN_SEND_H
 
@@ -16,7 +17,9 @@ void phn_cn_send_alias(phn_cn *cn, const erlang_ref *alias, const char *msg, int
 /* To a registered name on the connection's node (REG_SEND). */
 void phn_cn_send_reg(phn_cn *cn, phn_cn_conn *conn, const char *name, const char *msg, int msglen);
 
-/* Send a control-channel payload built in x (with version byte). */
-void phn_cn_send_ctl(phn_cn *cn, const ei_x_buff *x);
+/* Send a control-channel payload built in x (with version byte). 0, or -1 when x is dead
+ * (an encoding failed, see phn_cn_ei.h) or the output cannot be queued: nothing was sent
+ * and encode_failures counts it. */
+int phn_cn_send_ctl(phn_cn *cn, const ei_x_buff *x);
 
 #endif

@@ -40,6 +40,8 @@
     X(nodes_found)                                                                                 \
     X(pings_sent)                                                                                  \
     X(deliver_via_port)                                                                            \
+    X(encode_failures)                                                                             \
+    X(owner_backlogged)                                                                            \
     X(verdict_changes)
 
 typedef struct phn_cn_stats {

@@ -79,9 +79,6 @@ int phn_cn_term_skip(const char *buf, int *idx, int end)
         case NEW_FLOAT_EXT:
             n = 8;
             break;
-        case ERL_FLOAT_EXT:
-            n = 31;
-            break;
         case ERL_ATOM_EXT:
         case ERL_ATOM_UTF8_EXT:
         case ERL_SMALL_ATOM_EXT:
@@ -190,7 +187,9 @@ int phn_cn_term_skip(const char *buf, int *idx, int end)
             pending += 3; /* module, function, arity */
             break;
         default:
-            /* Atom cache refs, old funs, local ext and unknown tags are refused. */
+            /* Atom cache refs, old funs, local ext and unknown tags are refused, and so are
+             * old text floats (FLOAT_EXT, unused since OTP R12): ei parses those with
+             * sscanf, which would read on past their 31 bytes. */
             return -1;
         }
         if (!has(i, end, n))

@@ -4,7 +4,7 @@
 REBAR ?= rebar3
 export ERL_FLAGS ?=
 
-.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct ct-valgrind asan fuzz demo bench bench-quick clean
+.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct ct-valgrind asan fuzz soak demo bench bench-quick clean
 
 all: build
 
@@ -41,14 +41,24 @@ clang-build:
 
 C_FILES = $(shell git ls-files -co --exclude-standard -- 'c_src/*.c' 'c_src/*.h' 'test/*.c' 'test/*.h' 'bench/*.c')
 
-# The C core's cmocka tests and the NIF (under EUnit) with AddressSanitizer + UBSan.
+# AddressSanitizer + UBSan: the C core's and the C-node's cmocka tests, the NIF (under
+# EUnit) and the C-node (under the multi-node C-node suite).
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 asan:
-	$(MAKE) -C c_src CC=gcc OBJ=_obj_asan PRIV=_obj_asan/priv SAN="$(SAN_FLAGS)" nif tests
+	$(MAKE) -C c_src CC=gcc OBJ=_obj_asan PRIV=_obj_asan/priv SAN="$(SAN_FLAGS)" nif cnode tests
 	@set -e; for t in c_src/_obj_asan/test/test_*; do echo "== asan $$t"; \
 	  ASAN_OPTIONS=halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1 $$t >/dev/null; done
 	$(REBAR) as test compile
 	bash scripts/asan-eunit.sh
+	REBAR="$(REBAR)" bash scripts/asan-ct.sh
+
+# Mixed load through the tracker and the C-node for SOAK_SECONDS, no completion lost or
+# duplicated (test/phn_soak.erl). Not part of make test.
+SOAK_SECONDS ?= 600
+soak: deps
+	$(MAKE) -C c_src
+	$(REBAR) as test compile
+	bash scripts/soak.sh $(SOAK_SECONDS)
 
 # libFuzzer on every core entry point (test/fuzz/): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
@@ -75,9 +85,11 @@ ct-valgrind:
 
 # Benchmarks need the test profile (the ProcessHub test doubles and the generators) and
 # Elixir's own library (Enum.chunk_every, MapSet), measured beside ours.
+# The C-node part starts peers on a private epmd (bench/phn_bench_cluster.erl).
 ELIXIR_EBIN ?= $(shell dirname $$(readlink -f $$(command -v elixir)))/../lib/elixir/ebin
-BENCH_PA = -pa _build/test/lib/process_hub_native/ebin -pa _build/test/lib/process_hub_native/test \
-           -pa bench/ebin -pa $(ELIXIR_EBIN)
+BUILD_DIR = $(or $(REBAR_BASE_DIR),_build)
+BENCH_PA = -pa $(BUILD_DIR)/test/lib/process_hub_native/ebin \
+           -pa $(BUILD_DIR)/test/lib/process_hub_native/test -pa bench/ebin -pa $(ELIXIR_EBIN)
 
 bench-build: deps
 	$(REBAR) as test compile

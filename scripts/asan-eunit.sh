@@ -13,7 +13,7 @@ mkdir -p "$app"
 ln -s "$top/_build/test/lib/process_hub_native/ebin" "$app/ebin"
 ln -s "$top/c_src/_obj_asan/priv" "$app/priv"
 
-suites=${ASAN_SUITES:-phn_02_tracking_tests,phn_03_split_forward_tests,phn_10_differential_tests,phn_11_bad_input_tests,phn_13_reload_tests,phn_20_tracker_tests,phn_21_tracker_statem_tests,phn_22_tracker_mode_tests,phn_partition_tests}
+suites=${ASAN_SUITES:-phn_02_tracking_tests,phn_03_split_forward_tests,phn_10_differential_tests,phn_11_bad_input_tests,phn_13_reload_tests,phn_20_tracker_tests,phn_21_tracker_statem_tests,phn_22_tracker_mode_tests,phn_24_tracker_image_tests,phn_30_nif_fuzz_tests,phn_partition_tests}
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

@@ -1,0 +1,245 @@
+%% Common Test: what SECURITY.md promises about the C-node, checked on real instances in a
+%% private cluster (phn_cluster). The C-nodes here are started directly (through a shell
+%% that captures their stderr, raises the core size limit or changes directory) on the
+%% `coord' peer, so each case controls the instance's arguments:
+%%   - the cookie is in neither its command line, nor its environment, nor its log output
+%%     (--verbose), even after handshakes with a wrong cookie;
+%%   - it leaves no core file when it crashes, even started with an unlimited core size
+%%     (a control process in the same place does leave one);
+%%   - phn_cnode's status and its crash report show the cookie redacted;
+%%   - it listens only on the address given with --bind (all interfaces without it);
+%%   - past --max-conns, new connections are refused and counted.
+%% The wrong-cookie refusal itself, the bounds on messages, atoms and held responses are
+%% covered by phn_cnode_SUITE; the bounds on the owner's queue and on encodings by the
+%% cmocka tests of test/c/cnode.
+-module(phn_security_SUITE).
+
+-include_lib("common_test/include/ct.hrl").
+-include_lib("stdlib/include/assert.hrl").
+
+-compile([export_all, nowarn_export_all]).
+
+-define(COOKIE, "phn_sec_cookie_5f3e9a").
+
+suite() -> [{timetrap, {minutes, 3}}].
+
+all() ->
+    [cookie_not_in_argv_environ_or_logs,
+     no_core_file,
+     bind_only_where_configured,
+     max_conns_refused,
+     status_and_crash_report_redact_cookie].
+
+init_per_suite(Config) ->
+    case os:find_executable("epmd") of
+        false -> {skip, "no epmd"};
+        _ ->
+            phn_cluster:start(),
+            [phn_cluster:start_peer(N, ?COOKIE) || N <- [coord, p1, p2]],
+            Dir = filename:join(?config(priv_dir, Config), "cnodes"),
+            ok = filelib:ensure_dir(filename:join(Dir, "x")),
+            [{dir, Dir} | Config]
+    end.
+
+end_per_suite(_Config) ->
+    catch on(coord, phn_cnode, stop, []),
+    phn_cluster:stop().
+
+on(Name, M, F, A) -> phn_cluster:on(Name, M, F, A).
+node_of(Name) -> phn_cluster:node_of(Name).
+
+%%% A C-node started directly on coord
+
+%% Start `priv/phn_cnode --name Alive@127.0.0.1 Args' through /bin/sh with its stderr
+%% appended to Log, in directory Dir, with the core size limit raised first. The cookie
+%% goes over the port, as phn_cnode sends it.
+coord_spawn(Alive, Args, Dir, Log) ->
+    Exe = filename:join(code:priv_dir(process_hub_native), "phn_cnode"),
+    Script = "ulimit -c unlimited; exec \"$0\" \"$@\" 2>>" ++ Log,
+    Port = open_port({spawn_executable, "/bin/sh"},
+                     [{args, ["-c", Script, Exe, "--name", Alive ++ "@127.0.0.1" | Args]},
+                      {packet, 4}, binary, exit_status, use_stdio, {cd, Dir},
+                      {env, [{"ERL_EPMD_PORT", os:getenv("ERL_EPMD_PORT")}]}]),
+    port_command(Port, term_to_binary({cookie, list_to_binary(?COOKIE)})),
+    receive
+        {Port, {data, B}} ->
+            {ready, CN, LPort} = binary_to_term(B),
+            {os_pid, OsPid} = erlang:port_info(Port, os_pid),
+            register_port(Alive, Port),
+            #{cnode => CN, port => LPort, os_pid => OsPid}
+    after 20000 -> error(not_ready)
+    end.
+
+%% The port belongs to a process that lives as long as the C-node should.
+register_port(Alive, Port) ->
+    Self = self(),
+    Holder = spawn(fun() ->
+                           receive go -> ok end,
+                           port_loop(Port)
+                   end),
+    port_connect(Port, Holder),
+    unlink(Port),
+    register(list_to_atom("holder_" ++ Alive), Holder),
+    Holder ! go,
+    Self.
+
+port_loop(Port) ->
+    receive
+        {call, From, Cmd} ->
+            port_command(Port, term_to_binary(Cmd)),
+            Reply = receive {Port, {data, B}} -> binary_to_term(B) after 10000 -> timeout end,
+            From ! {reply, Reply},
+            port_loop(Port);
+        {close, From} ->
+            port_close(Port),
+            From ! closed;
+        {wait_exit, From} ->
+            receive {Port, {exit_status, S}} -> From ! {exit_status, S}
+            after 20000 -> From ! {exit_status, timeout}
+            end;
+        {Port, {exit_status, S}} ->
+            receive {wait_exit, From} -> From ! {exit_status, S} end;
+        _ -> port_loop(Port)
+    end.
+
+coord_ctl(Alive, Cmd) ->
+    whereis(list_to_atom("holder_" ++ Alive)) ! {call, self(), Cmd},
+    receive {reply, R} -> R after 15000 -> timeout end.
+
+coord_close(Alive) ->
+    whereis(list_to_atom("holder_" ++ Alive)) ! {close, self()},
+    receive closed -> ok after 5000 -> timeout end.
+
+coord_wait_exit(Alive) ->
+    whereis(list_to_atom("holder_" ++ Alive)) ! {wait_exit, self()},
+    receive {exit_status, S} -> S after 25000 -> timeout end.
+
+read_proc(OsPid, File) ->
+    case file:read_file("/proc/" ++ integer_to_list(OsPid) ++ "/" ++ File) of
+        {ok, B} -> B;
+        _ -> <<>>
+    end.
+
+%%% Cases
+
+cookie_not_in_argv_environ_or_logs(Config) ->
+    Log = filename:join(?config(dir, Config), "verbose.log"),
+    #{cnode := CN, os_pid := OsPid} =
+        on(coord, ?MODULE, coord_spawn, ["sec_log", ["--verbose"], ?config(dir, Config), Log]),
+    ?assertEqual(pong, on(p1, net_adm, ping, [CN])),
+    %% Handshakes with a wrong cookie are refused (and would be where a careless log line
+    %% shows cookies).
+    phn_cluster:start_peer(intruder, "not_the_cookie"),
+    ?assertEqual(pang, on(intruder, net_adm, ping, [CN])),
+    ?assertEqual(pang, on(intruder, net_adm, ping, [CN])),
+    phn_cluster:stop_peer(intruder),
+    Cookie = list_to_binary(?COOKIE),
+    [?assertEqual({File, nomatch}, {File, binary:match(on(coord, ?MODULE, read_proc, [OsPid, File]), Cookie)})
+     || File <- ["cmdline", "environ"]],
+    {reply, 1, {ok, #{handshake_failures := HF}}} = on(coord, ?MODULE, coord_ctl, ["sec_log", {stats, 1}]),
+    ?assert(HF >= 2),
+    ok = on(coord, ?MODULE, coord_close, ["sec_log"]),
+    timer:sleep(500),
+    {ok, Text} = file:read_file(Log),
+    ct:log("C-node log:~n~s", [Text]),
+    ?assertNotEqual(nomatch, binary:match(Text, <<"listening on port">>)),
+    ?assertNotEqual(nomatch, binary:match(Text, <<"connected">>)),
+    ?assertEqual(nomatch, binary:match(Text, Cookie)).
+
+%% The C-node holds the cookie in memory (ei needs it for handshakes), so a core file
+%% would hold it: it makes itself non-dumpable and sets its core limit to 0 at start.
+no_core_file(Config) ->
+    Base = ?config(dir, Config),
+    Control = filename:join(Base, "core_control"),
+    Dir = filename:join(Base, "core_cnode"),
+    [ok = filelib:ensure_dir(filename:join(D, "x")) || D <- [Control, Dir]],
+    %% The control: a process started the same way does dump core here.
+    os:cmd("cd " ++ Control ++ " && { sh -c 'ulimit -c unlimited; exec sleep 30' & p=$!; "
+           "sleep 0.5; kill -SEGV $p; wait $p; true; }"),
+    ControlCores = filelib:wildcard(filename:join(Control, "core*")),
+    #{os_pid := OsPid} =
+        on(coord, ?MODULE, coord_spawn, ["sec_core", [], Dir, filename:join(Dir, "log")]),
+    Limits = on(coord, ?MODULE, read_proc, [OsPid, "limits"]),
+    ct:log("limits:~n~s~ncontrol cores: ~p", [Limits, ControlCores]),
+    {match, _} = re:run(Limits, "Max core file size\\s+0\\s+0"),
+    os:cmd("kill -SEGV " ++ integer_to_list(OsPid)),
+    Status = on(coord, ?MODULE, coord_wait_exit, ["sec_core"]),
+    ct:log("exit status ~p", [Status]),
+    ?assertNotEqual(0, Status),
+    ?assertEqual([], filelib:wildcard(filename:join(Dir, "core*"))),
+    case ControlCores of
+        [] -> {comment, "no core from the control process either (core dumps off here)"};
+        _ -> ok
+    end.
+
+bind_only_where_configured(Config) ->
+    Dir = ?config(dir, Config),
+    #{port := Lo, cnode := CN} =
+        on(coord, ?MODULE, coord_spawn, ["sec_lo", ["--bind", "127.0.0.1"], Dir,
+                                         filename:join(Dir, "lo.log")]),
+    #{port := Any} = on(coord, ?MODULE, coord_spawn, ["sec_any", [], Dir,
+                                                      filename:join(Dir, "any.log")]),
+    ?assertEqual(["0100007F"], listen_addrs(Lo)),
+    ?assertEqual(["00000000"], listen_addrs(Any)),
+    ?assertEqual(pong, on(p1, net_adm, ping, [CN])),
+    ok = on(coord, ?MODULE, coord_close, ["sec_lo"]),
+    ok = on(coord, ?MODULE, coord_close, ["sec_any"]).
+
+%% Local addresses (hex, as /proc/net/tcp shows them) of the sockets listening on Port.
+listen_addrs(Port) ->
+    {ok, B} = file:read_file("/proc/net/tcp"),
+    Hex = lists:flatten(io_lib:format("~4.16.0B", [Port])),
+    [Addr || Line <- tl(string:split(binary_to_list(B), "\n", all)),
+             [_, Local, _, "0A" | _] <- [string:lexemes(Line, " ")],
+             [Addr, P] <- [string:split(Local, ":")], P =:= Hex].
+
+max_conns_refused(Config) ->
+    Dir = ?config(dir, Config),
+    #{cnode := CN} = on(coord, ?MODULE, coord_spawn, ["sec_conns", ["--max-conns", "1"], Dir,
+                                                      filename:join(Dir, "conns.log")]),
+    ?assertEqual(pong, on(p1, net_adm, ping, [CN])),
+    ?assertEqual(pang, on(p2, net_adm, ping, [CN])),
+    {reply, 1, {ok, #{conns := 1, conns_refused := Refused}}} =
+        on(coord, ?MODULE, coord_ctl, ["sec_conns", {stats, 1}]),
+    ?assert(Refused >= 1),
+    ?assertEqual(pong, on(p1, net_adm, ping, [CN])),
+    ok = on(coord, ?MODULE, coord_close, ["sec_conns"]).
+
+%% phn_cnode keeps the cookie option to restart its C-node; sys:get_status/1 and the
+%% report of a crash show it as `redacted'.
+status_and_crash_report_redact_cookie(_Config) ->
+    {Status, Report} = on(coord, ?MODULE, coord_status_and_crash, [list_to_atom(?COOKIE)]),
+    ct:log("status: ~s~nreport: ~s", [Status, Report]),
+    Cookie = ?COOKIE,
+    ?assertEqual(nomatch, string:find(Status, Cookie)),
+    ?assertNotEqual(nomatch, string:find(Status, "redacted")),
+    ?assertNotEqual(nomatch, string:find(Report, "terminating")),
+    ?assertEqual(nomatch, string:find(Report, Cookie)),
+    ?assertNotEqual(nomatch, string:find(Report, "redacted")).
+
+coord_status_and_crash(Cookie) ->
+    {ok, Pid} = phn_cnode:start_link(#{cookie => Cookie}),
+    unlink(Pid),
+    Status = lists:flatten(io_lib:format("~p", [sys:get_status(phn_cnode)])),
+    Self = self(),
+    ok = logger:add_handler(sec_capture, ?MODULE, #{config => #{to => Self}}),
+    Mon = erlang:monitor(process, Pid),
+    sys:terminate(phn_cnode, boom),
+    receive {'DOWN', Mon, process, Pid, _} -> ok end,
+    Report = captured(""),
+    logger:remove_handler(sec_capture),
+    {Status, Report}.
+
+captured(Acc) ->
+    receive {captured, Text} -> captured(Acc ++ Text)
+    after 1000 -> Acc
+    end.
+
+%% A logger handler that sends the formatted gen_server termination report to a process.
+log(#{msg := _} = Event, #{config := #{to := To}}) ->
+    Text = lists:flatten(logger_formatter:format(Event, #{single_line => false,
+                                                            depth => unlimited})),
+    case string:find(Text, "phn_cnode") of
+        nomatch -> ok;
+        _ -> To ! {captured, Text}
+    end.

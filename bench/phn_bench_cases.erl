@@ -15,21 +15,81 @@ cases(quick) ->
     [forward(1000)];
 cases(full) ->
     [lifecycle(N) || N <- [10, 100, 1000]] ++
+    [lifecycle_among(100000)] ++
     [cleanup(N) || N <- [10000, 100000, 1000000]] ++
     [split_children(N) || N <- [1000, 10000, 100000, 1000000]] ++
     [split_pids(N) || N <- [20000, 100000, 1000000]] ++
     [forward(N) || N <- [10, 1000]].
 
+%% Issue 6's targets for the native table against ProcessHub's algorithm.
+lifecycle_target(10) -> [{"erl", "tracker", 3, "issue 6, 10 nodes"}];
+lifecycle_target(100) -> [{"erl", "tracker", 50, "issue 6, 100 nodes"}];
+lifecycle_target(1000) -> [{"erl", "tracker", 500, "issue 6, 1000 nodes"}];
+lifecycle_target(_) -> [].
+
 %% One response from every node, each followed by the completion check, as the
-%% coordinator does; the time is per response.
+%% coordinator does; the time is per response. The native table (tracker) tracks the
+%% operation, then records each node's response, whose answer ({pending, Missing} or
+%% {complete, Collected}) is the completion check; its time includes track/4 (the
+%% baselines start from a built operation). map-nif is the drop-in in map mode.
 lifecycle(Nodes) ->
+    Names = phn_gen:node_names(Nodes),
     #{label => io_lib:format("response lifecycle, ~b nodes, per response", [Nodes]),
-      setup => fun() -> phn_gen:operation(phn_gen:node_names(Nodes), 1, []) end,
-      impls => [{"map-nif", fun(Op) -> lifecycle(?NIF, Op) end},
-                {"erl", fun(Op) -> lifecycle(?ERL, Op) end},
-                {"erl+MapSet", fun(Op) -> lifecycle_elixir(Op) end}],
+      setup => fun() ->
+          #{op => phn_gen:operation(Names, 1, []), tracker => phn_tracker:new(),
+            ref => make_ref(), nodes => Names}
+      end,
+      impls => [{"tracker", fun lifecycle_tracker/1},
+                {"map-nif", fun(#{op := Op}) -> lifecycle(?NIF, Op) end},
+                {"erl", fun(#{op := Op}) -> lifecycle(?ERL, Op) end},
+                {"erl+MapSet", fun(#{op := Op}) -> lifecycle_elixir(Op) end}],
+      teardown => fun(#{tracker := T}) -> phn_tracker:close(T) end,
       per_call => Nodes,
-      ratios => [{"erl", "map-nif"}, {"erl+MapSet", "map-nif"}]}.
+      ratios => [{"erl", "tracker"}, {"erl", "map-nif"}, {"erl+MapSet", "tracker"},
+                 {"erl+MapSet", "map-nif"}],
+      targets => lifecycle_target(Nodes)}.
+
+lifecycle_tracker(#{tracker := T, ref := Ref, nodes := Nodes}) ->
+    ok = phn_tracker:track(T, Ref, Nodes, #{timeout_ms => 600000}),
+    record_all(T, Ref, Nodes).
+
+record_all(T, Ref, [Node | Rest]) ->
+    case phn_tracker:record(T, Ref, Node, [{child, ok}]) of
+        {pending, _} -> record_all(T, Ref, Rest);
+        {complete, _} -> ok
+    end.
+
+%% The same, for an operation of 3 nodes among Pending others: the coordinator's map (or
+%% the tracker) holds them all. Per response: the map modes get the operation from the
+%% pending map, process the response, check completion and put it back, as ProcessHub's
+%% handle_response does.
+lifecycle_among(Pending) ->
+    Names = phn_gen:node_names(3),
+    #{label => io_lib:format("response lifecycle, 3 nodes, among ~b pending operations, "
+                             "per response", [Pending]),
+      setup => fun() ->
+          Op = phn_gen:operation(Names, 1, []),
+          Ref = maps:get(transaction_id, Op),
+          Others = phn_gen:pending(Pending, fun(_) -> 1 bsl 40 end),
+          T = phn_tracker:new(),
+          [ok = phn_tracker:track(T, R, Names, #{timeout_ms => 600000}) || R <- maps:keys(Others)],
+          #{map => Others#{Ref => Op}, ref => Ref, tracker => T, nodes => Names}
+      end,
+      impls => [{"tracker", fun lifecycle_tracker/1},
+                {"map-nif", fun(In) -> lifecycle_in_map(?NIF, In) end},
+                {"erl", fun(In) -> lifecycle_in_map(?ERL, In) end}],
+      teardown => fun(#{tracker := T}) -> phn_tracker:close(T) end,
+      per_call => 3,
+      ratios => [{"erl", "tracker"}, {"erl", "map-nif"}]}.
+
+lifecycle_in_map(Mod, #{map := Map, ref := Ref, nodes := Nodes}) ->
+    lists:foldl(
+        fun(Node, M) ->
+            {_, Op1} = Mod:process_response(maps:get(Ref, M), Node, [{child, ok}]),
+            _ = Mod:'all_responded?'(Op1),
+            M#{Ref := Op1}
+        end,
+        Map, Nodes).
 
 lifecycle(Mod, Op) ->
     lists:foldl(
@@ -56,17 +116,40 @@ lifecycle_elixir(Op) ->
         maps:get(nodes_data, Op)
     ).
 
+%% cleanup_expired with N pending, 1 % expired. The map modes filter the immutable map
+%% (the same input every call); the tracker (through the drop-in, tracker mode: its
+%% drop_expired) is mutable, so the expired operations are tracked again before each call,
+%% untimed. The tracker's operations keep the same term as the map's (meta).
 cleanup(N) ->
     Now = 1000000,
+    Deadline = fun(I) -> case I rem 100 of 0 -> Now - 1; _ -> Now + 1 end end,
     #{label => io_lib:format("cleanup_expired, ~b pending, 1% expired", [N]),
       setup => fun() ->
-          #{pending_operations => phn_gen:pending(N, fun(I) ->
-              case I rem 100 of 0 -> Now - 1; _ -> Now + 1 end end)}
+          Map = phn_gen:pending(N, Deadline),
+          T = phn_tracker:new(),
+          Expired = maps:fold(
+              fun(Ref, #{expires_at := D} = Op, Acc) ->
+                  ok = phn_tracker:track(T, Ref, [node()], #{deadline_ms => D, meta => Op}),
+                  case D < Now of true -> [{Ref, Op} | Acc]; false -> Acc end
+              end, [], Map),
+          #{map => #{pending_operations => Map}, tracker => T, expired => Expired,
+            state => #{pending_operations => T}}
       end,
-      impls => [{"map-nif", fun(S) -> ?NIF:cleanup_expired(S, Now) end},
-                {"erl", fun(S) -> ?ERL:cleanup_expired(S, Now) end}],
+      impls => [{"tracker", fun(S) -> ?NIF:cleanup_expired(S, Now) end, fun refill/1},
+                {"map-nif", fun(#{map := S}) -> ?NIF:cleanup_expired(S, Now) end},
+                {"erl", fun(#{map := S}) -> ?ERL:cleanup_expired(S, Now) end}],
+      teardown => fun(#{tracker := T}) -> phn_tracker:close(T) end,
       per_call => 1,
-      ratios => [{"erl", "map-nif"}]}.
+      ratios => [{"erl", "tracker"}, {"erl", "map-nif"}],
+      targets => case N of
+                     100000 -> [{"erl", "tracker", 50, "issue 6, 100 000 pending"}];
+                     _ -> []
+                 end}.
+
+refill(#{tracker := T, expired := Expired, state := S}) ->
+    [_ = phn_tracker:track(T, Ref, [node()], #{deadline_ms => D, meta => Op})
+     || {Ref, #{expires_at := D} = Op} <- Expired],
+    S.
 
 split_children(N) ->
     #{label => io_lib:format("split, ~b children", [N]),
@@ -75,7 +158,12 @@ split_children(N) ->
                 {"erl", fun(R) -> ?ERL:split(R) end},
                 {"Enum.chunk_every", fun(R) -> enum_split(R, children, 1000) end}],
       per_call => 1,
-      ratios => [{"erl", "nif"}, {"Enum.chunk_every", "nif"}]}.
+      ratios => [{"erl", "nif"}, {"Enum.chunk_every", "nif"}],
+      targets => case N of
+                     100000 -> [{"erl", "nif", 2, "issue 6, split of 100 000 children"},
+                                {"Enum.chunk_every", "nif", 10, "issue 6, split of 100 000 children"}];
+                     _ -> []
+                 end}.
 
 split_pids(N) ->
     #{label => io_lib:format("split, ~b pids", [N]),

@@ -1,43 +1,58 @@
-%% phn_tracker measurements: memory per pending operation (the tracker's own count and the
-%% VM's), and the cost of record/4 and cleanup as the number of nodes and of operations
-%% grows, next to the map mode of the drop-in. Run after `rebar3 as test compile`:
+%% phn_tracker figures that are not timings, for the harness (phn_bench): native bytes per
+%% pending operation (the tracker's own stats/1 count and the VM's) against the map's
+%% words per operation, and the counted costs of cleanup (heap moves per expired
+%% operation). Timings of record/4 and cleanup are cases of phn_bench_cases.
 %%
+%% Alone (after `make bench-build'):
 %%   erl -noshell -pa _build/test/lib/process_hub_native/ebin \
 %%       -pa _build/test/lib/process_hub_native/test -pa bench/ebin \
-%%       -eval 'phn_bench_tracker:run(), halt().'
+%%       -eval 'phn_bench_tracker:print(full), halt().'
 -module(phn_bench_tracker).
 
--export([run/0, memory/1, record_cost/0, cleanup_cost/0]).
+-export([results/1, print/1]).
 
 -define(T, phn_tracker).
 
-run() ->
-    memory(100000),
-    record_cost(),
-    cleanup_cost(),
+print(Size) ->
+    [io:format("~s~n", [L]) || #{line := L} <- results(Size)],
     ok.
+
+results(smoke) ->
+    memory(2000, [dropin]) ++ cleanup_cost([{10000, 100}]);
+results(quick) ->
+    memory(20000, [dropin]) ++ cleanup_cost([{10000, 100}, {100000, 1000}]);
+results(full) ->
+    memory(100000, [none, recorded, small, dropin, dropin100]) ++
+        cleanup_cost([{10000, 100}, {100000, 1000}, {1000000, 10000}]).
 
 %%% Memory
 
-%% Bytes per pending operation of 3 nodes, for N operations: the tracker's `bytes' (its
-%% table and operation structures) and the VM's total memory (which adds each operation's
-%% term environment, allocated by ERTS), in four shapes.
-memory(N) ->
-    io:format("~nmemory per pending operation (~b operations of 3 nodes)~n", [N]),
-    Cases = [{"no meta, nothing recorded", fun(_T, _I) -> ok end, none},
-             {"no meta, one node answered ([{child, I}])",
-              fun(T, I) -> {pending, 2} = ?T:record(T, I, b, [{child, I}]) end, none},
-             {"meta = {I, <<\"meta\">>}, nothing recorded", fun(_T, _I) -> ok end, small},
-             {"drop-in tracker mode (meta = the %RequestManager{} operation)", dropin, op}],
-    [measure(N, Name, Step, Meta) || {Name, Step, Meta} <- Cases],
-    map_mode(N),
-    ok.
+%% Bytes per pending operation of 3 nodes, for N operations, in several shapes: the
+%% tracker's `bytes' (stats/1: every native allocation of the table and its operations,
+%% with the allocator's per-block overhead) and the VM's total memory (erlang:memory/1
+%% before and after, in a fresh process), against the same operations in map mode: the
+%% pending_operations map's flat size in words (erts_debug:flat_size, as if nothing were
+%% shared) and its real size on the heap (erts_debug:size: the children lists that a
+%% sub-request shares with nodes_data count once).
+memory(N, Shapes) ->
+    %% 100 children per node is 25 KB per operation on the heap: a tenth as many.
+    [memory_case(case S of dropin100 -> max(1, N div 10); _ -> N end, S) || S <- Shapes].
 
-measure(N, Name, Step, Meta) ->
+shape(none) -> {"no meta, nothing recorded", fun(_T, _I) -> ok end, none};
+shape(recorded) -> {"no meta, one node answered ([{child, I}])",
+                    fun(T, I) -> {pending, 2} = ?T:record(T, I, b, [{child, I}]) end, none};
+shape(small) -> {"meta {I, <<\"meta\">>}, nothing recorded", fun(_T, _I) -> ok end, small};
+shape(dropin) -> {"drop-in tracker mode, the %RequestManager{} operation, 1 child per node",
+                  dropin, 1};
+shape(dropin100) -> {"drop-in tracker mode, the %RequestManager{} operation, 100 children per node",
+                     dropin, 100}.
+
+memory_case(N, Shape) ->
+    {Name, Step, Meta} = shape(Shape),
     Self = self(),
-    %% A fresh process per case, so that its heap does not blur the VM's numbers.
     settle(),
-    spawn_link(fun() ->
+    %% A fresh process per case, so that its heap does not blur the VM's numbers.
+    {Pid, MRef} = spawn_monitor(fun() ->
         erlang:garbage_collect(),
         Before = erlang:memory(total),
         T = ?T:new(),
@@ -45,18 +60,33 @@ measure(N, Name, Step, Meta) ->
         fill(T, N, Step, Meta),
         erlang:garbage_collect(),
         After = erlang:memory(total),
-        #{bytes := Bytes, ops := N, term_envs := Envs} = ?T:stats(T),
-        Heap = heap_bytes(Step, Meta, N),
-        Self ! {done, io_lib:format(
-                        "  ~-62s tracker bytes/op ~5b   VM bytes/op ~5b   (~b term envs)~n",
-                        [Name, (Bytes - Base) div N, (After - Before - Heap) div N, Envs])},
-        ?T:close(T)
+        #{bytes := Bytes, ops := N} = ?T:stats(T),
+        ?T:close(T),
+        Self ! {self(), (Bytes - Base) div N, (After - Before) div N}
     end),
-    receive {done, Line} -> io:format("~s", [Line]) end.
+    {Tracker, VM} = receive {Pid, B, V} -> {B, V} end,
+    receive {'DOWN', MRef, process, Pid, _} -> ok end,
+    case Step of
+        dropin ->
+            {Flat, Shared} = map_mode(N, Meta),
+            Line = io_lib:format("memory per pending operation, ~b operations of 3 nodes, ~s: "
+                                 "tracker ~b B (stats/1), VM ~b B; map mode ~b B flat (~b words), "
+                                 "~b B with sharing; ratio map-flat/tracker ~s, "
+                                 "map-shared/tracker ~s",
+                                 [N, Name, Tracker, VM, Flat, Flat div 8, Shared,
+                                  x(Flat, Tracker), x(Shared, Tracker)]),
+            phn_bench:result(Line, []);
+        _ ->
+            phn_bench:result(io_lib:format("memory per pending operation, ~b operations of 3 "
+                                           "nodes, ~s: tracker ~b B (stats/1), VM ~b B",
+                                           [N, Name, Tracker, VM]), [])
+    end.
 
-fill(T, N, dropin, op) ->
+x(A, B) -> io_lib:format("~.2fx", [A / B]).
+
+fill(T, N, dropin, Children) ->
     S = #{hub_id => bench, pending_operations => T},
-    lists:foreach(fun(_) -> S = phn_request_manager:store(S, op()) end, lists:seq(1, N));
+    lists:foreach(fun(_) -> S = phn_request_manager:store(S, op(Children)) end, lists:seq(1, N));
 fill(T, N, Step, Meta) ->
     lists:foreach(fun(I) ->
                           Opts = case Meta of
@@ -74,62 +104,32 @@ settle() ->
         _ -> timer:sleep(50), settle()
     end.
 
-%% The drop-in case builds operation terms in the measuring process only transiently;
-%% nothing is left on its heap after the collection.
-heap_bytes(_, _, _) -> 0.
-
-op() ->
-    Op = phn_gen:operation(['a@h', 'b@h', 'c@h'], 1, []),
+op(Children) ->
+    Op = phn_gen:operation(['a@h', 'b@h', 'c@h'], Children, []),
     Op#{expires_at := erlang:monotonic_time(millisecond) + 600000}.
 
-%% The same operations in map mode: the pending_operations map's size on the heap.
-map_mode(N) ->
-    Ops = [op() || _ <- lists:seq(1, N)],
+%% The same operations in map mode: bytes per operation of the pending_operations map,
+%% flat and with sharing.
+map_mode(N, Children) ->
+    Ops = [op(Children) || _ <- lists:seq(1, N)],
     Pending = lists:foldl(fun(Op, S) -> phn_request_manager:store(S, Op) end,
                           #{hub_id => bench, pending_operations => #{}}, Ops),
-    Words = erts_debug:flat_size(maps:get(pending_operations, Pending)),
-    io:format("  ~-62s heap bytes/op ~5b~n",
-              ["map mode (the same operations in the pending_operations map)",
-               Words * erlang:system_info(wordsize) div N]).
+    Map = maps:get(pending_operations, Pending),
+    W = erlang:system_info(wordsize),
+    %% Every operation has the same shape: the sharing-aware size of one (erts_debug:size/1
+    %% is too slow for the whole map) stands in for its flat size.
+    Op = hd(Ops),
+    Flat = erts_debug:flat_size(Map),
+    Shared = Flat - N * (erts_debug:flat_size(Op) - erts_debug:size(Op)),
+    {Flat * W div N, Shared * W div N}.
 
-%%% Time per call (a measurement, not a test)
+%%% Counted costs
 
-record_cost() ->
-    io:format("~nrecord/4: microseconds per recorded response~n"),
-    [record_case(NOps, NNodes) || {NOps, NNodes} <- [{1000, 3}, {100000, 3}, {1, 1000}, {1, 100000}]],
-    io:format("~nmap mode handle_response/4 (the drop-in): microseconds per response~n"),
-    [map_case(NNodes) || NNodes <- [3, 100, 1000]],
-    ok.
-
-record_case(NOps, NNodes) ->
-    T = ?T:new(#{max_nodes_per_op => NNodes}),
-    Nodes = [list_to_atom("n" ++ integer_to_list(I)) || I <- lists:seq(1, NNodes)],
-    [ok = ?T:track(T, I, Nodes, #{timeout_ms => 600000}) || I <- lists:seq(1, NOps)],
-    Calls = case NOps of
-                1 -> [{1, N} || N <- Nodes];
-                _ -> [{I, hd(Nodes)} || I <- lists:seq(1, NOps)]
-            end,
-    {Us, _} = timer:tc(fun() -> [?T:record(T, I, N, [x]) || {I, N} <- Calls] end),
-    io:format("  ~7b operations x ~6b nodes: ~.3f us~n", [NOps, NNodes, Us / length(Calls)]),
-    ?T:close(T).
-
-map_case(NNodes) ->
-    Nodes = [list_to_atom("n" ++ integer_to_list(I) ++ "@h") || I <- lists:seq(1, NNodes)],
-    Op = phn_gen:operation(Nodes, 1, []),
-    Ref = maps:get(transaction_id, Op),
-    S0 = phn_request_manager:store(#{hub_id => bench, pending_operations => #{}}, Op),
-    {Us, _} = timer:tc(fun() ->
-                               lists:foldl(fun(N, S) ->
-                                                   {noreply, S1} = phn_request_manager:handle_response(S, Ref, N, [x]),
-                                                   S1
-                                           end, S0, lists:droplast(Nodes))
-                       end),
-    io:format("  1 operation x ~6b nodes: ~.3f us~n", [NNodes, Us / max(1, NNodes - 1)]).
-
-cleanup_cost() ->
-    io:format("~ncleanup of k expired among n: microseconds per expired operation~n"),
-    [cleanup_case(N, K) || {N, K} <- [{10000, 1000}, {1000000, 1000}]],
-    ok.
+%% Expiring k of n: heap moves per expired operation (O(log n), never O(n)).
+cleanup_cost(Cases) ->
+    Parts = [cleanup_case(N, K) || {N, K} <- Cases],
+    [phn_bench:result(["tracker drop_expired, heap moves per expired operation (counted, "
+                       "O(log n)): ", lists:join(", ", Parts)], [])].
 
 cleanup_case(N, K) ->
     T = ?T:new(),
@@ -137,8 +137,7 @@ cleanup_case(N, K) ->
     [ok = ?T:track(T, I, [a], #{deadline_ms => case I =< K of true -> Now - I; false -> Now + I end})
      || I <- lists:seq(1, N)],
     #{heap_moves := M0} = maps:get(debug, ?T:stats(T)),
-    {Us, K} = timer:tc(fun() -> ?T:drop_expired(T, Now) end),
+    K = ?T:drop_expired(T, Now),
     #{heap_moves := M1} = maps:get(debug, ?T:stats(T)),
-    io:format("  n = ~8b, k = ~5b: ~.3f us, ~.1f heap moves per expired operation~n",
-              [N, K, Us / K, (M1 - M0) / K]),
-    ?T:close(T).
+    ?T:close(T),
+    io_lib:format("n = ~b, k = ~b: ~.1f", [N, K, (M1 - M0) / K]).

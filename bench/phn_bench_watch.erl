@@ -3,9 +3,17 @@
 %% to the implementation that was running (the worker marks each round) or to the
 %% harness (set-up and the garbage collections between rounds). The monitor never
 %% reports about itself, so the work runs in another process.
+%%
+%% The monitor measures wall time: when the OS takes the CPU from a scheduler thread
+%% (another program on this shared 2-core host, or this VM's own dirty schedulers), the
+%% process that was running is reported whatever it ran. As test/phn_watch.erl does, each
+%% round counts the OS's involuntary context switches of the normal scheduler threads
+%% (/proc): a report in a round without any is a real hold. A report in a preempted round
+%% proves nothing either way, so phn_bench runs that round again (up to twice): a real
+%% hold is deterministic and reports every time.
 -module(phn_bench_watch).
 
--export([run/1, mark/1, hold_lines/1]).
+-export([run/1, mark/1, round_end/1, holds/1, hold_results/1, preemptions/0]).
 
 run(Work) ->
     Self = self(),
@@ -14,7 +22,8 @@ run(Work) ->
         Self ! {result, self(), Work()}
     end),
     Previous = erlang:system_monitor(self(), [{long_schedule, 1}]),
-    {Result, Holds} = loop(Pid, Ref, harness, #{}),
+    {Result, Holds} = loop(#{pid => Pid, ref => Ref, current => harness, round => [],
+                             holds => #{}}),
     case Previous of
         undefined -> erlang:system_monitor(undefined);
         {P, O} -> erlang:system_monitor(P, O)
@@ -26,39 +35,146 @@ mark(Name) ->
     get(phn_bench_watcher) ! {mark, self(), Name},
     ok.
 
-%% Holds: #{Charged => [TimeoutMs]}.
-loop(Pid, Ref, Current, Holds) ->
+%% Called by the worker at the end of a round: whether the OS preempted a normal
+%% scheduler thread during it (true, false, or unknown without /proc).
+round_end(Preempted) ->
+    get(phn_bench_watcher) ! {round_end, self(), Preempted},
+    ok.
+
+%% Called by the worker: the holds charged to Name so far, [{Ms, In, Out, Preempted}].
+holds(Name) ->
+    get(phn_bench_watcher) ! {holds, self(), Name},
+    receive {phn_bench_holds, Hs} -> Hs end.
+
+%% Holds: #{Charged => [{Ms, In, Out, Preempted}]}; the reports of the running round wait
+%% in `round' until its end says whether it was preempted.
+loop(#{pid := Pid, ref := Ref} = S) ->
     receive
         {mark, Pid, Name} ->
-            loop(Pid, Ref, Name, Holds);
+            loop((close(S, unknown))#{current := Name});
+        {round_end, Pid, Preempted} ->
+            loop(close(S, Preempted));
+        {holds, Pid, Name} ->
+            %% Reports about the worker sent before this request are in the queue first.
+            S1 = close(drain(S), unknown),
+            Pid ! {phn_bench_holds, maps:get(Name, maps:get(holds, S1), [])},
+            loop(S1);
         {monitor, Pid, long_schedule, Info} ->
-            T = proplists:get_value(timeout, Info),
-            loop(Pid, Ref, Current, maps:update_with(Current, fun(L) -> [T | L] end, [T], Holds));
+            loop(report(S, Info));
         {monitor, _, long_schedule, _} ->
-            loop(Pid, Ref, Current, Holds);
+            loop(S);
         {result, Pid, Result} ->
             receive {'DOWN', Ref, process, Pid, _} -> ok end,
-            {Result, Holds};
+            {Result, maps:get(holds, close(S, unknown))};
         {'DOWN', Ref, process, Pid, Why} ->
             error({bench_failed, Why})
     end.
 
-hold_lines(Holds) ->
-    Ours = [N || N <- maps:keys(Holds), is_ours(N)],
-    NifLine = case lists:append([maps:get(N, Holds) || N <- Ours]) of
-        [] -> "longest scheduler hold in a NIF round: under 1 ms (no long_schedule report at 1 ms)";
-        Ts -> io_lib:format("longest scheduler hold in a NIF round: ~b ms (~b reports >= 1 ms, in ~p)",
-                            [lists:max(Ts), length(Ts), Ours])
-    end,
-    Others = [io_lib:format("~s ~b ms (~b reports)", [name(N), lists:max(Ts), length(Ts)])
-              || {N, Ts} <- maps:to_list(Holds), not is_ours(N)],
-    [lists:flatten(NifLine),
-     lists:flatten(["longest holds elsewhere (baselines, harness GC): ",
-                    case Others of [] -> "none"; _ -> lists:join(", ", Others) end])].
+report(#{round := Round} = S, Info) ->
+    H = {proplists:get_value(timeout, Info), proplists:get_value(in, Info),
+         proplists:get_value(out, Info)},
+    S#{round := [H | Round]}.
 
-%% Our implementations are named nif, map-nif, tracker, cnode...
-is_ours({Name, _Case}) -> lists:member(Name, ["nif", "map-nif", "tracker", "cnode"]);
+drain(#{pid := Pid} = S) ->
+    receive {monitor, Pid, long_schedule, Info} -> drain(report(S, Info))
+    after 0 -> S
+    end.
+
+close(#{round := []} = S, _Preempted) ->
+    S;
+close(#{round := Round, current := Current, holds := Holds} = S, Preempted) ->
+    Tagged = [{T, In, Out, Preempted} || {T, In, Out} <- Round],
+    S#{round := [], holds := maps:update_with(Current, fun(L) -> Tagged ++ L end, Tagged, Holds)}.
+
+%% Involuntary context switches of this VM's normal scheduler threads, or unknown.
+preemptions() ->
+    case file:list_dir("/proc/self/task") of
+        {ok, Tids} ->
+            Sched = case get(phn_bench_sched_tids) of
+                        undefined ->
+                            L = [T || T <- Tids, is_scheduler(T)],
+                            put(phn_bench_sched_tids, L),
+                            L;
+                        L -> L
+                    end,
+            lists:sum([switches(T) || T <- Sched]);
+        _ -> unknown
+    end.
+
+switches(Tid) ->
+    case file:read_file("/proc/self/task/" ++ Tid ++ "/status") of
+        {ok, Status} ->
+            case re:run(Status, "nonvoluntary_ctxt_switches:\\s*(\\d+)",
+                        [{capture, all_but_first, list}]) of
+                {match, [N]} -> list_to_integer(N);
+                nomatch -> 0
+            end;
+        _ -> 0
+    end.
+
+%% Normal scheduler threads are named "<n>_scheduler".
+is_scheduler(Tid) ->
+    case file:read_file("/proc/self/task/" ++ Tid ++ "/comm") of
+        {ok, Comm} -> re:run(Comm, "^[0-9]+_scheduler") =/= nomatch;
+        _ -> false
+    end.
+
+%% Two results: the holds in rounds of ours (the issue-6 target: under 1 ms), and the
+%% longest elsewhere (baselines, harness), with where the process was. A hold of ours
+%% counts against the target when its round was not preempted, or when both re-runs of a
+%% preempted round reported one too.
+hold_results(Holds) ->
+    Main = [{K, Hs} || {{N, _} = K, Hs} <- maps:to_list(Holds), is_ours(N)],
+    All = lists:append([Hs || {_, Hs} <- Main]),
+    Rerun = fun({N, C}) -> [maps:get({N, C, {verify, I}}, Holds, []) || I <- [1, 2]] end,
+    Real = [{K, H} || {K, Hs} <- Main, {_, _, _, false} = H <- Hs] ++
+           [{K, H} || {K, _} <- Main, R <- Rerun(K), {_, _, _, false} = H <- R],
+    %% Every re-run reported too, but in preempted rounds: the monitor cannot tell.
+    Unsure = [K || {K, _} <- Main, lists:all(fun(R) -> R =/= [] end, Rerun(K))],
+    Where = fun(Ks) -> lists:join(", ", [name(K) || K <- lists:usort(Ks)]) end,
+    {Line, Met, Measured} =
+        case {All, Real, Unsure} of
+            {[], _, _} ->
+                {"longest scheduler hold in a round of ours (NIF, tracker): under 1 ms "
+                 "(no long_schedule report at 1 ms)", true, "< 1 ms (no report)"};
+            {_, [], []} ->
+                {T, In, Out, _} = lists:max(All),
+                {io_lib:format("longest scheduler hold in a round of ours: under 1 ms: ~b "
+                               "reports >= 1 ms (longest ~b ms, in ~w, out ~w), every one in "
+                               "a round where the OS preempted a scheduler thread, and none "
+                               "again when that round was re-run (~s)",
+                               [length(All), T, In, Out, Where([K || {K, _} <- Main])]),
+                 true, io_lib:format("< 1 ms (~b raw reports up to ~b ms, all OS preemption)",
+                                     [length(All), T])};
+            {_, [], _} ->
+                {T, In, Out, _} = lists:max(All),
+                {io_lib:format("longest scheduler hold in a round of ours: inconclusive: ~b "
+                               "reports (longest ~b ms, in ~w, out ~w), all in rounds where "
+                               "the OS preempted a scheduler thread, re-runs too, in ~s",
+                               [length(All), T, In, Out, Where(Unsure)]),
+                 inconclusive,
+                 io_lib:format("inconclusive (~b reports up to ~b ms, all in preempted rounds)",
+                               [length(All), T])};
+            _ ->
+                {T, In, Out, _} = lists:max([H || {_, H} <- Real]),
+                {io_lib:format("longest scheduler hold in a round of ours: ~b ms in a round "
+                               "the OS did not preempt (in ~w, out ~w); in ~s",
+                               [T, In, Out, Where([K || {K, _} <- Real])]),
+                 false, io_lib:format("~b ms", [T])}
+        end,
+    Others = [io_lib:format("~s ~b ms (~b reports)",
+                            [name(N), element(1, lists:max(Hs)), length(Hs)])
+              || {N, Hs} <- maps:to_list(Holds), not is_ours(N)],
+    [phn_bench:result(Line, [phn_bench:target("longest scheduler hold of any NIF call "
+                                              "(long_schedule)", Measured, "< 1 ms", Met)]),
+     phn_bench:result(["longest holds elsewhere (baselines, harness GC, re-runs): ",
+                       case Others of [] -> "none"; _ -> lists:join(", ", Others) end], [])].
+
+%% Our implementations are named nif, map-nif, tracker.
+is_ours({Name, _Case}) -> is_ours(Name);
+is_ours(Name) when is_list(Name) -> lists:member(Name, ["nif", "map-nif", "tracker"]);
 is_ours(_) -> false.
 
 name(N) when is_atom(N) -> atom_to_list(N);
-name({N, C}) -> [N, " in ", C].
+name({N, C}) -> [N, " in ", C];
+name({N, C, {verify, I}}) -> io_lib:format("~s in ~s (re-run ~b)", [N, C, I]).

@@ -2,7 +2,7 @@
 %%
 %% OTP 25 cannot move a running VM to another epmd, so the bench VM stays
 %% non-distributed: it starts a private epmd on a free port and four peers booted with
-%% -epmd_port P (driven over peer's standard_io channel, as test/phn_cnode_SUITE does):
+%% -epmd_port P, driven over peer's standard_io channel (test/phn_cluster.erl):
 %% `coord' runs phn_cnode (and so the C-node) and the BEAM collectors; s1, s2 and s3 send
 %% the responses, exactly as remote ProcessHub nodes cast them
 %% ({'$gen_cast', {operation_response, TxRef, Node, Results}} to {HubId, Node}).
@@ -44,8 +44,8 @@ results(Size) ->
     case os:find_executable("epmd") of
         false ->
             failed("skipped: no epmd executable");
-        Epmd ->
-            try run(Epmd, Sizes)
+        _ ->
+            try run(Sizes)
             catch Class:Reason:Stack ->
                 failed(io_lib:format("failed: ~w:~w at ~w", [Class, Reason, hd(Stack)]))
             end
@@ -60,80 +60,44 @@ failed(Why) ->
 
 %%% Cluster set-up
 
-run(Epmd, Sizes) ->
-    Port = integer_to_list(free_port()),
-    _ = os:cmd(Epmd ++ " -daemon -relaxed_command_check -port " ++ Port),
+%% The private cluster of the multi-node suites (test/phn_cluster.erl); the peers also
+%% load this module.
+run(Sizes) ->
+    _ = phn_cluster:start([?MODULE]),
     try
-        ok = wait_epmd(list_to_integer(Port), 50),
-        Peers = start_peers(Port),
-        try measure(Peers, Sizes)
-        after [catch peer:stop(Pid) || {_, {Pid, _}} <- maps:to_list(Peers)]
-        end
+        [phn_cluster:start_peer(Name, ?COOKIE, ?VM_ARGS) || Name <- [coord | ?SENDERS]],
+        measure(Sizes)
     after
-        os:cmd(Epmd ++ " -relaxed_command_check -port " ++ Port ++ " -kill")
+        phn_cluster:stop()
     end.
 
-free_port() ->
-    {ok, S} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}]),
-    {ok, Port} = inet:port(S),
-    gen_tcp:close(S),
-    Port.
-
-wait_epmd(_Port, 0) -> {error, epmd_not_up};
-wait_epmd(Port, N) ->
-    case gen_tcp:connect({127, 0, 0, 1}, Port, [], 200) of
-        {ok, S} -> gen_tcp:close(S), ok;
-        _ -> timer:sleep(100), wait_epmd(Port, N - 1)
-    end.
-
-start_peers(Port) ->
-    Dirs = lists:usort([filename:absname(filename:dirname(code:which(M)))
-                        || M <- [?MODULE, phn_cnode]]),
-    maps:from_list(
-      [{Name, start_peer(Name, Port, Dirs)} || Name <- [coord | ?SENDERS]]).
-
-start_peer(Name, Port, Dirs) ->
-    {ok, Pid, Node} =
-        peer:start(#{name => Name, host => "127.0.0.1", longnames => true,
-                     connection => standard_io, wait_boot => 30000,
-                     args => ["-setcookie", ?COOKIE, "-epmd_port", Port,
-                              "-kernel", "net_ticktime", "60" | ?VM_ARGS] ++ ["-pa" | Dirs],
-                     env => [{"ERL_EPMD_PORT", Port}]}),
-    {Pid, Node}.
-
-on(Peers, Name, F, A) ->
-    {Pid, _} = maps:get(Name, Peers),
-    peer:call(Pid, ?MODULE, F, A, 600000).
-
-on(Peers, Name, M, F, A) ->
-    {Pid, _} = maps:get(Name, Peers),
-    peer:call(Pid, M, F, A, 600000).
-
-node_of(Peers, Name) -> element(2, maps:get(Name, Peers)).
+on(Name, F, A) -> phn_cluster:on(Name, ?MODULE, F, A, 600000).
+on(Name, M, F, A) -> phn_cluster:on(Name, M, F, A, 600000).
+node_of(Name) -> phn_cluster:node_of(Name).
 
 %%% Measurements (run in the bench VM)
 
-measure(Peers, #{ops := K, rounds := Rounds, calls := Calls, count_ops := KC}) ->
-    Senders = [node_of(Peers, S) || S <- ?SENDERS],
-    [true = on(Peers, coord, net_kernel, connect_node, [S]) || S <- Senders],
-    CNode = on(Peers, coord, coord_setup, []),
+measure(#{ops := K, rounds := Rounds, calls := Calls, count_ops := KC}) ->
+    Senders = [node_of(S) || S <- ?SENDERS],
+    [true = on(coord, net_kernel, connect_node, [S]) || S <- Senders],
+    CNode = on(coord, coord_setup, []),
     %% Every sender dials the C-node before anything is timed.
-    [pong = on(Peers, S, net_adm, ping, [CNode]) || S <- ?SENDERS],
+    [pong = on(S, net_adm, ping, [CNode]) || S <- ?SENDERS],
     Impls = [cnode, beam, tracker],
     Ingest = lists:foldl(
                fun(_, Acc) ->
-                   [{I, [on(Peers, coord, coord_ingest, [I, K, Senders, CNode, #{chunks => 1}]) | L]}
+                   [{I, [on(coord, coord_ingest, [I, K, Senders, CNode, #{chunks => 1}]) | L]}
                     || {I, L} <- Acc]
                end, [{I, []} || I <- Impls], lists:seq(1, Rounds)),
-    Count = [{I, on(Peers, coord, coord_ingest,
+    Count = [{I, on(coord, coord_ingest,
                     [I, KC, Senders, CNode, #{chunks => ?COUNT_CHUNKS, count => true}])}
              || I <- Impls],
-    Coord = node_of(Peers, coord),
+    Coord = node_of(coord),
     Targets = [{cnode, {?HUB, CNode}}, {beam, {?HUB, Coord}}],
-    [_ = on(Peers, s1, rtt, [T, 100]) || {_, T} <- Targets],
+    [_ = on(s1, rtt, [T, 100]) || {_, T} <- Targets],
     Rtt = lists:foldl(
             fun(_, Acc) ->
-                [{I, on(Peers, s1, rtt, [T, Calls]) ++ L} || {{I, T}, {I, L}} <- lists:zip(Targets, Acc)]
+                [{I, on(s1, rtt, [T, Calls]) ++ L} || {{I, T}, {I, L}} <- lists:zip(Targets, Acc)]
             end, [{I, []} || {I, _} <- Targets], lists:seq(1, Rounds)),
     ingest_result(K, Rounds, Ingest) ++
         [count_result(KC, Count), rtt_result(Calls, Rounds, Rtt), holds_result(Ingest)].

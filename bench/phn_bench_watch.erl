@@ -86,38 +86,10 @@ close(#{round := Round, current := Current, holds := Holds} = S, Preempted) ->
     Tagged = [{T, In, Out, Preempted} || {T, In, Out} <- Round],
     S#{round := [], holds := maps:update_with(Current, fun(L) -> Tagged ++ L end, Tagged, Holds)}.
 
-%% Involuntary context switches of this VM's normal scheduler threads, or unknown.
+%% Involuntary context switches of this VM's normal scheduler threads, or unknown (the
+%% schedule tests' own count).
 preemptions() ->
-    case file:list_dir("/proc/self/task") of
-        {ok, Tids} ->
-            Sched = case get(phn_bench_sched_tids) of
-                        undefined ->
-                            L = [T || T <- Tids, is_scheduler(T)],
-                            put(phn_bench_sched_tids, L),
-                            L;
-                        L -> L
-                    end,
-            lists:sum([switches(T) || T <- Sched]);
-        _ -> unknown
-    end.
-
-switches(Tid) ->
-    case file:read_file("/proc/self/task/" ++ Tid ++ "/status") of
-        {ok, Status} ->
-            case re:run(Status, "nonvoluntary_ctxt_switches:\\s*(\\d+)",
-                        [{capture, all_but_first, list}]) of
-                {match, [N]} -> list_to_integer(N);
-                nomatch -> 0
-            end;
-        _ -> 0
-    end.
-
-%% Normal scheduler threads are named "<n>_scheduler".
-is_scheduler(Tid) ->
-    case file:read_file("/proc/self/task/" ++ Tid ++ "/comm") of
-        {ok, Comm} -> re:run(Comm, "^[0-9]+_scheduler") =/= nomatch;
-        _ -> false
-    end.
+    phn_watch:preemptions().
 
 %% Two results: the holds in rounds of ours (the issue-6 target: under 1 ms), and the
 %% longest elsewhere (baselines, harness), with where the process was. A hold of ours

@@ -1,4 +1,4 @@
-%% A private cluster for the multi-node suites and the soak run: its own epmd on a free
+%% A private cluster for the multi-node suites, the soak run and the C-node benchmark: its own epmd on a free
 %% port, and peer nodes booted with -epmd_port so that they use it. OTP 25's erl_epmd only
 %% honours that boot flag, so the calling VM (CT's, or the soak driver's) cannot join at
 %% run time: it stays non-distributed and drives the peers over peer's standard_io
@@ -7,14 +7,19 @@
 %% State lives in persistent_term under {phn_cluster, ...}; one cluster per VM at a time.
 -module(phn_cluster).
 
--export([start/0, stop/0, epmd_port/0, start_peer/2, start_peer/3, stop_peer/1, kill_peer/1,
+-export([start/0, start/1, stop/0, epmd_port/0, start_peer/2, start_peer/3, stop_peer/1, kill_peer/1,
          node_of/1, os_pid/1, on/4, on/5, peers/0, wait_until/2]).
 
 -define(KEY(K), {?MODULE, K}).
 
-%% Start epmd on a free port. Returns the port.
+%% @equiv start([])
 -spec start() -> inet:port_number().
-start() ->
+start() -> start([]).
+
+%% Start epmd on a free port. Returns the port. The peers get the project's test build on
+%% their code path, and the directories of Modules (the benchmark harness's, say).
+-spec start([module()]) -> inet:port_number().
+start(Modules) ->
     Epmd = case os:find_executable("epmd") of
                false -> error(no_epmd);
                E -> E
@@ -22,7 +27,8 @@ start() ->
     Port = free_port(),
     os:cmd(Epmd ++ " -daemon -relaxed_command_check -port " ++ integer_to_list(Port)),
     ok = wait_epmd(Port, 50),
-    Dirs = lists:usort([D || D <- code:get_path(), is_test_build_dir(D)]),
+    Dirs = lists:usort([D || D <- code:get_path(), is_test_build_dir(D)] ++
+                       [filename:absname(filename:dirname(code:which(M))) || M <- Modules]),
     persistent_term:put(?KEY(env), #{epmd => Port, dirs => Dirs}),
     Port.
 

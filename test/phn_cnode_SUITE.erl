@@ -47,67 +47,28 @@ all() ->
 init_per_suite(Config) ->
     case os:find_executable("epmd") of
         false -> {skip, "no epmd"};
-        Epmd ->
-            Port = free_port(),
-            os:cmd(Epmd ++ " -daemon -relaxed_command_check -port " ++ integer_to_list(Port)),
-            ok = wait_epmd(Port, 50),
-            Dirs = lists:usort([filename:dirname(code:which(M))
-                                || M <- [?MODULE, phn_cnode, ?START]]),
-            persistent_term:put({?MODULE, env}, #{epmd => Port, dirs => Dirs}),
+        _ ->
+            Port = phn_cluster:start(),
             [start_peer(N, ?COOKIE) || N <- [coord, p1, p2, p3]],
             [true = on(coord, net_kernel, connect_node, [node_of(N)]) || N <- [p1, p2, p3]],
             ok = on(coord, ?MODULE, coord_setup, [cnode_opts()]),
             [{epmd_port, Port} | Config]
     end.
 
-end_per_suite(Config) ->
+end_per_suite(_Config) ->
     catch on(coord, phn_cnode, stop, []),
-    [catch peer:stop(Pid) || {{?MODULE, peer, _}, {Pid, _}} <- persistent_term:get()],
-    Port = ?config(epmd_port, Config),
-    os:cmd("epmd -relaxed_command_check -port " ++ integer_to_list(Port) ++ " -kill"),
-    ok.
+    phn_cluster:stop().
 
 cnode_opts() ->
     #{args => #{silence_ms => 2000, reconnect_ms => 300, early_hold_ms => ?EARLY_HOLD,
                 early_max => ?EARLY_MAX, max_msg => ?MAX_MSG},
       max_restarts => 20}.
 
-free_port() ->
-    {ok, S} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}]),
-    {ok, Port} = inet:port(S),
-    gen_tcp:close(S),
-    Port.
-
-wait_epmd(_Port, 0) -> {error, epmd_not_up};
-wait_epmd(Port, N) ->
-    case gen_tcp:connect({127, 0, 0, 1}, Port, [], 200) of
-        {ok, S} -> gen_tcp:close(S), ok;
-        _ -> timer:sleep(100), wait_epmd(Port, N - 1)
-    end.
-
-start_peer(Name, Cookie) ->
-    #{epmd := Port, dirs := Dirs} = persistent_term:get({?MODULE, env}),
-    P = integer_to_list(Port),
-    Wrapper = case os:getenv("PHN_CNODE_WRAPPER") of false -> []; W -> [{"PHN_CNODE_WRAPPER", W}] end,
-    {ok, Pid, Node} =
-        peer:start(#{name => Name, host => "127.0.0.1", longnames => true,
-                     connection => standard_io, wait_boot => 30000,
-                     args => ["-setcookie", Cookie, "-epmd_port", P,
-                              "-kernel", "net_ticktime", "20", "-pa" | Dirs],
-                     env => [{"ERL_EPMD_PORT", P} | Wrapper]}),
-    persistent_term:put({?MODULE, peer, Name}, {Pid, Node}),
-    Node.
-
-stop_peer(Name) ->
-    {Pid, _} = persistent_term:get({?MODULE, peer, Name}),
-    peer:stop(Pid),
-    persistent_term:erase({?MODULE, peer, Name}).
-
-node_of(Name) -> element(2, persistent_term:get({?MODULE, peer, Name})).
-
-on(Name, M, F, A) ->
-    {Pid, _} = persistent_term:get({?MODULE, peer, Name}),
-    peer:call(Pid, M, F, A, 60000).
+%% The peers of the private cluster (test/phn_cluster.erl).
+start_peer(Name, Cookie) -> phn_cluster:start_peer(Name, Cookie).
+stop_peer(Name) -> phn_cluster:stop_peer(Name).
+node_of(Name) -> phn_cluster:node_of(Name).
+on(Name, M, F, A) -> phn_cluster:on(Name, M, F, A).
 
 cnode() -> on(coord, phn_cnode, cnode, []).
 
@@ -115,14 +76,7 @@ stats() ->
     {ok, S} = on(coord, phn_cnode, stats, []),
     S.
 
-%% Poll Fun until it returns true (or fail after Ms).
-wait_until(Fun, Ms) when Ms =< 0 ->
-    ct:fail({condition_never_met, Fun()});
-wait_until(Fun, Ms) ->
-    case catch Fun() of
-        true -> ok;
-        _ -> timer:sleep(100), wait_until(Fun, Ms - 100)
-    end.
+wait_until(Fun, Ms) -> phn_cluster:wait_until(Fun, Ms).
 
 %%% Run on the coordinator peer
 

@@ -69,49 +69,9 @@ coord_setup() ->
     unlink(Pid),
     ok.
 
-%% A coordinator as ProcessHub's would be in tracker mode: it owns a phn_tracker, tracks
-%% operations for the processes that ask, records the responses cast to it
-%% ({operation_response, Ref, Node, Results}, as ProcessHub nodes send them) and sweeps
-%% expired operations every 50 ms. Each operation's asker gets exactly one
-%% {op_done, Ref, {complete, Collected} | {expired, Missing}}.
-coordinator_start(Name) ->
-    Self = self(),
-    Pid = spawn(fun() ->
-                        register(Name, self()),
-                        T = phn_tracker:new(),
-                        Self ! {coordinator, self(), T},
-                        erlang:send_after(50, self(), sweep),
-                        coordinator_loop(T)
-                end),
-    receive {coordinator, Pid, T} -> {Pid, T} after 5000 -> error(no_coordinator) end.
-
-coordinator_loop(T) ->
-    receive
-        {track, From, Ref, Expected, TimeoutMs} ->
-            From ! {tracked, Ref,
-                    phn_tracker:track(T, Ref, Expected, #{timeout_ms => TimeoutMs, meta => From})};
-        {'$gen_cast', {operation_response, Ref, Node, Results}} ->
-            case phn_tracker:record(T, Ref, Node, Results, #{return_meta => true}) of
-                {complete, Collected, From} -> From ! {op_done, Ref, {complete, Collected}};
-                _ -> ok
-            end;
-        sweep ->
-            [From ! {op_done, Ref, {expired, Missing}}
-             || #{ref := Ref, meta := From, missing := Missing} <- phn_tracker:cleanup_expired(T)],
-            erlang:send_after(50, self(), sweep);
-        {info, From} ->
-            From ! {info, phn_tracker:size(T), phn_tracker:stats(T)};
-        {stop, From} ->
-            phn_tracker:close(T),
-            From ! stopped,
-            exit(normal)
-    end,
-    coordinator_loop(T).
-
-coordinator_stop(Pid) ->
-    Mon = erlang:monitor(process, Pid),
-    Pid ! {stop, self()},
-    receive {'DOWN', Mon, process, Pid, _} -> ok after 5000 -> error(coordinator_hangs) end.
+%% A tracker-mode coordinator (test/phn_test_coordinator.erl), sweeping every 50 ms.
+coordinator_start(Name) -> phn_test_coordinator:start(Name, 50).
+coordinator_stop(Pid) -> phn_test_coordinator:stop(Pid).
 
 %% N waiters, each tracking one operation (refs {Tag, I}) and waiting for its answer at
 %% most WaitMs. Returns once they are all tracked: {Refs, Collector}; the collector then

@@ -126,44 +126,13 @@ coord_setup(Responders) ->
     phn_cnode:cnode().
 
 coord_start_drivers(Responders, CNode) ->
-    Self = self(),
-    Coord = spawn(fun() ->
-                          register(phn_soak_coordinator, self()),
-                          T = phn_tracker:new(),
-                          Self ! {tracker, T},
-                          erlang:send_after(100, self(), sweep),
-                          coordinator_loop(T)
-                  end),
-    receive {tracker, _} -> ok end,
+    {Coord, _T} = phn_test_coordinator:start(phn_soak_coordinator, 100),
     Tr = [spawn(fun() -> driver(tracker, {phn_soak_coordinator, node()}, Responders, I) end)
           || I <- lists:seq(1, ?TRACKER_DRIVERS)],
     Cn = [spawn(fun() -> driver(cnode, {soak_hub, CNode}, Responders, I) end)
           || I <- lists:seq(1, ?CNODE_DRIVERS)],
     persistent_term:put(phn_soak_drivers, Tr ++ Cn),
     #{coordinator => Coord, drivers => Tr ++ Cn}.
-
-coordinator_loop(T) ->
-    receive
-        {track, From, Ref, Expected, TimeoutMs} ->
-            case phn_tracker:track(T, Ref, Expected, #{timeout_ms => TimeoutMs, meta => From}) of
-                ok -> ok;
-                Err -> From ! {op_done, Ref, {track_failed, Err}}
-            end;
-        {cancel, Ref} ->
-            ok = phn_tracker:cancel(T, Ref);
-        {'$gen_cast', {operation_response, Ref, Node, Results}} ->
-            case phn_tracker:record(T, Ref, Node, Results, #{return_meta => true}) of
-                {complete, Collected, From} -> From ! {op_done, Ref, {complete, Collected}};
-                _ -> ok
-            end;
-        sweep ->
-            [From ! {op_done, Ref, {expired, Missing}}
-             || #{ref := Ref, meta := From, missing := Missing} <- phn_tracker:cleanup_expired(T)],
-            erlang:send_after(100, self(), sweep);
-        {stats, From} ->
-            From ! {stats, phn_tracker:stats(T)}
-    end,
-    coordinator_loop(T).
 
 %% A driver: keeps ?WINDOW operations in flight until told to stop, then waits for the
 %% rest. Counters: started, completed, expired, cancelled, duplicated, wrong, unknown,
@@ -183,6 +152,8 @@ driver_loop(#{stopping := true, inflight := In, stopper := From, c := C} = St)
     St;
 driver_loop(St) ->
     receive
+        {tracked, _Ref, ok} -> driver_loop(St);
+        {tracked, Ref, Err} -> driver_loop(fill(finish(Ref, {track_failed, Err}, St)));
         {op_done, Ref, Result} -> driver_loop(fill(finish(Ref, Result, St)));
         {phn_cnode_op, Ref, Result} -> driver_loop(fill(finish(Ref, Result, St)));
         {report, From} ->
@@ -288,8 +259,8 @@ coord_report() ->
                             after 5000 -> {A, B, C}
                             end
                     end, {0, 0, 0}, drivers()),
-    phn_soak_coordinator ! {stats, self()},
-    TS = receive {stats, S} -> S after 5000 -> #{ops => -1, bytes => 0} end,
+    phn_soak_coordinator ! {info, self()},
+    TS = receive {info, _, S} -> S after 5000 -> #{ops => -1, bytes => 0} end,
     {ok, CS} = phn_cnode:stats(),
     #{done => Done, responses => Resp, inflight => Inflight, tracker => TS, cnode => CS,
       mem => erlang:memory(total)}.
@@ -307,8 +278,8 @@ coord_stop_drivers(#{drivers := Drivers}) ->
     Sum = fun(Cs) -> lists:foldl(fun(C, Acc) -> maps:merge_with(fun(_, A, B) -> A + B end, C, Acc) end,
                                  #{}, Cs) end,
     %% Afterwards: the tracker empty, the C-node empty once held early responses expired.
-    phn_soak_coordinator ! {stats, self()},
-    TS = receive {stats, S} -> S after 5000 -> #{ops => -1} end,
+    phn_soak_coordinator ! {info, self()},
+    TS = receive {info, _, S} -> S after 5000 -> #{ops => -1} end,
     wait_cnode_empty(?EARLY_HOLD * 3 div 100 + 100),
     {ok, CS} = phn_cnode:stats(),
     #{tracker => Sum(Tr), cnode => Sum(Cn),

@@ -8,7 +8,7 @@
 
 -include_lib("eunit/include/eunit.hrl").
 
--export([watch/2, watch/3, quiet/3, quiet/4, quiet_retry/5, wait_until/2]).
+-export([watch/2, watch/3, quiet/3, quiet/4, quiet_retry/5, wait_until/2, preemptions/0]).
 
 -define(LONG_MS, 5).
 
@@ -90,11 +90,26 @@ quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts, Seen) ->
         {_, true} -> quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts - 1, [Reports | Seen])
     end.
 
-%% Involuntary context switches of the normal scheduler threads, or unknown.
+%% @doc Involuntary context switches of this VM's normal scheduler threads (their
+%% nonvoluntary_ctxt_switches in /proc), or unknown. The benchmark harness uses it too.
 preemptions() ->
-    case file:list_dir("/proc/self/task") of
-        {ok, Tids} -> lists:sum([preemptions(T) || T <- Tids, is_scheduler(T)]);
-        _ -> unknown
+    case scheduler_tids() of
+        unknown -> unknown;
+        Tids -> lists:sum([preemptions(T) || T <- Tids])
+    end.
+
+%% The normal scheduler threads live as long as the VM: listed once.
+scheduler_tids() ->
+    case persistent_term:get({?MODULE, scheduler_tids}, undefined) of
+        undefined ->
+            case file:list_dir("/proc/self/task") of
+                {ok, Tids} ->
+                    L = [T || T <- Tids, is_scheduler(T)],
+                    persistent_term:put({?MODULE, scheduler_tids}, L),
+                    L;
+                _ -> unknown
+            end;
+        L -> L
     end.
 
 preemptions(Tid) ->

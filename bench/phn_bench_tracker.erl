@@ -1,7 +1,9 @@
-%% phn_tracker figures that are not timings, for the harness (phn_bench): native bytes per
-%% pending operation (the tracker's own stats/1 count and the VM's) against the map's
-%% words per operation, and the counted costs of cleanup (heap moves per expired
-%% operation). Timings of record/4 and cleanup are cases of phn_bench_cases.
+%% phn_tracker figures beside the timed cases, for the harness (phn_bench): native bytes
+%% per pending operation (the tracker's own stats/1 count and the VM's) against the map's
+%% words per operation, the counted costs of cleanup (heap moves per expired operation),
+%% and what one call costs, taken apart (the fixed costs behind the response lifecycle's
+%% figures). Timings of record/4 and cleanup against the baselines are cases of
+%% phn_bench_cases.
 %%
 %% Alone (after `make bench-build'):
 %%   erl -noshell -pa _build/test/lib/process_hub_native/ebin \
@@ -18,12 +20,13 @@ print(Size) ->
     ok.
 
 results(smoke) ->
-    memory(2000, [dropin]) ++ cleanup_cost([{10000, 100}]);
+    memory(2000, [dropin]) ++ cleanup_cost([{10000, 100}]) ++ call_costs(10000);
 results(quick) ->
-    memory(20000, [dropin]) ++ cleanup_cost([{10000, 100}, {100000, 1000}]);
+    memory(20000, [dropin]) ++ cleanup_cost([{10000, 100}, {100000, 1000}]) ++
+        call_costs(100000);
 results(full) ->
     memory(100000, [none, recorded, small, dropin, dropin100]) ++
-        cleanup_cost([{10000, 100}, {100000, 1000}, {1000000, 10000}]).
+        cleanup_cost([{10000, 100}, {100000, 1000}, {1000000, 10000}]) ++ call_costs(300000).
 
 %%% Memory
 
@@ -141,3 +144,54 @@ cleanup_case(N, K) ->
     #{heap_moves := M1} = maps:get(debug, ?T:stats(T)),
     ?T:close(T),
     io_lib:format("n = ~b, k = ~b: ~.1f", [N, K, (M1 - M0) / K]).
+
+%%% What one call costs
+
+%% Nanoseconds per call (median of 5 rounds of N calls) of the steps a response goes
+%% through, on an operation of 10 nodes that stays pending: the floor of any NIF call
+%% (size/1), record/4 of an unknown operation (the reference's key, the lookup, the
+%% response's image written and dropped), record/4 kept as pending, track/4 then cancel/2
+%% of a fresh operation, and erlang:term_to_binary/1 of a reference (the key's encoding,
+%% which the NIF does with enif_term_to_binary on every call).
+call_costs(N) ->
+    T = ?T:new(),
+    Ref = make_ref(),
+    Nodes = [list_to_atom("cost" ++ integer_to_list(I) ++ "@h") || I <- lists:seq(1, 10)],
+    %% Every node owes more chunks than a round sends: the operation stays pending. Tracked
+    %% afresh before each round, so that a round's kept chunks are freed.
+    Fresh = fun() ->
+                    _ = ?T:cancel(T, Ref),
+                    ok = ?T:track(T, Ref, [{Nd, 1 bsl 31} || Nd <- Nodes],
+                                  #{timeout_ms => 600000})
+            end,
+    Fresh(),
+    Unknown = make_ref(),
+    T2 = ?T:new(),
+    Cases = [{"size/1 (NIF floor)", fun() -> ?T:size(T) end},
+             {"record/4 unknown operation", fun() -> ?T:record(T, Unknown, hd(Nodes), ok) end},
+             {"record/4 pending ([{child, ok}])",
+              fun() -> ?T:record(T, Ref, hd(Nodes), [{child, ok}]) end},
+             {"track/4 (10 nodes) + cancel/2",
+              fun() -> R = make_ref(),
+                       ok = ?T:track(T2, R, Nodes, #{timeout_ms => 600000}),
+                       ok = ?T:cancel(T2, R)
+              end},
+             {"term_to_binary/1 of a reference", fun() -> erlang:term_to_binary(Ref) end}],
+    Figures = [{Name, median([begin Fresh(), per_call(F, N) end || _ <- lists:seq(1, 5)])}
+               || {Name, F} <- Cases],
+    ?T:close(T),
+    ?T:close(T2),
+    [phn_bench:result(["tracker call costs, ns per call (median of 5 rounds of ",
+                       integer_to_list(N), "): ",
+                       lists:join(", ", [io_lib:format("~s ~.1f", [Name, Ns])
+                                         || {Name, Ns} <- Figures])], [])].
+
+per_call(F, N) ->
+    Start = erlang:monotonic_time(nanosecond),
+    loop(F, N),
+    (erlang:monotonic_time(nanosecond) - Start) / N.
+
+loop(_F, 0) -> ok;
+loop(F, N) -> _ = F(), loop(F, N - 1).
+
+median(L) -> lists:nth((length(L) + 1) div 2, lists:sort(L)).

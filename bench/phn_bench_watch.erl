@@ -35,8 +35,8 @@ mark(Name) ->
     get(phn_bench_watcher) ! {mark, self(), Name},
     ok.
 
-%% Called by the worker at the end of a round: whether the OS preempted a normal
-%% scheduler thread during it (true, false, or unknown without /proc).
+%% Called by the worker at the end of a round: whether the OS or the hypervisor
+%% preempted a normal scheduler thread during it (true, false, or unknown without /proc).
 round_end(Preempted) ->
     get(phn_bench_watcher) ! {round_end, self(), Preempted},
     ok.
@@ -113,16 +113,17 @@ hold_results(Holds) ->
                 {T, In, Out, _} = lists:max(All),
                 {io_lib:format("longest scheduler hold in a round of ours: under 1 ms: ~b "
                                "reports >= 1 ms (longest ~b ms, in ~w, out ~w), every one in "
-                               "a round where the OS preempted a scheduler thread, and none "
-                               "again when that round was re-run (~s)",
+                               "a round where the OS or the hypervisor preempted a scheduler "
+                               "thread, and none again when that round was re-run (~s)",
                                [length(All), T, In, Out, Where([K || {K, _} <- Main])]),
-                 true, io_lib:format("< 1 ms (~b raw reports up to ~b ms, all OS preemption)",
+                 true, io_lib:format("< 1 ms (~b raw reports up to ~b ms, all preemption)",
                                      [length(All), T])};
             {_, [], _} ->
                 {T, In, Out, _} = lists:max(All),
                 {io_lib:format("longest scheduler hold in a round of ours: inconclusive: ~b "
                                "reports (longest ~b ms, in ~w, out ~w), all in rounds where "
-                               "the OS preempted a scheduler thread, re-runs too, in ~s",
+                               "the OS or the hypervisor preempted a scheduler thread, re-runs "
+                               "too, in ~s",
                                [length(All), T, In, Out, Where(Unsure)]),
                  inconclusive,
                  io_lib:format("inconclusive (~b reports up to ~b ms, all in preempted rounds)",
@@ -130,7 +131,8 @@ hold_results(Holds) ->
             _ ->
                 {T, In, Out, _} = lists:max([H || {_, H} <- Real]),
                 {io_lib:format("longest scheduler hold in a round of ours: ~b ms in a round "
-                               "the OS did not preempt (in ~w, out ~w); in ~s",
+                               "neither the OS nor the hypervisor preempted (in ~w, out ~w); "
+                               "in ~s",
                                [T, In, Out, Where([K || {K, _} <- Real])]),
                  false, io_lib:format("~b ms", [T])}
         end,

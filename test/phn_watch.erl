@@ -25,7 +25,8 @@ watch(Prepare, Work) ->
 watch(Prepare, Work, SpawnOpts) ->
     element(1, watch_counted(Prepare, Work, SpawnOpts)).
 
-%% `watch/3', and whether the OS preempted a normal scheduler thread while watching.
+%% `watch/3', and whether the OS or the hypervisor preempted a normal scheduler thread
+%% while watching.
 watch_counted(Prepare, Work, SpawnOpts) ->
     Self = self(),
     {Pid, Ref} = spawn_opt(fun() ->
@@ -66,19 +67,21 @@ quiet(Prepare, Work, Expected, SpawnOpts) ->
 %%
 %% The monitor measures wall time, so when the OS takes the CPU from a scheduler thread
 %% (another program, or this VM's own dirty schedulers and threads competing for the two
-%% cores) the process that was running is reported, whatever it ran. The OS counts those
-%% preemptions per thread (nonvoluntary_ctxt_switches in /proc): an attempt with reports
-%% while the normal scheduler threads were never preempted shows a real hold, and fails
-%% at once; an attempt whose reports may be preemption is retried. If every attempt was
-%% preempted, nothing can be concluded from the monitor, and that is what the test says
-%% (printed), rather than a verdict either way. Without /proc every report fails.
+%% cores, or the hypervisor stalling a virtual CPU) the process that was running is
+%% reported, whatever it ran. The OS counts those preemptions per thread
+%% (nonvoluntary_ctxt_switches in /proc) and the stolen time (/proc/stat): an attempt
+%% with reports while the normal scheduler threads were never preempted shows a real
+%% hold, and fails at once; an attempt whose reports may be preemption is retried. If
+%% every attempt was preempted, nothing can be concluded from the monitor, and that is
+%% what the test says (printed), rather than a verdict either way. Without /proc every
+%% report fails.
 -spec quiet_retry(fun(() -> Input), fun((Input) -> term()), term(), [term()], pos_integer()) -> ok.
 quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts) ->
     quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts, []).
 
 quiet_retry(_Prepare, _Work, _Expected, _SpawnOpts, 0, Seen) ->
-    io:format(user, "~nlong_schedule inconclusive: the OS preempted a scheduler thread in every "
-              "attempt; reports ~p~n", [lists:reverse(Seen)]);
+    io:format(user, "~nlong_schedule inconclusive: the OS or the hypervisor preempted a "
+              "scheduler thread in every attempt; reports ~p~n", [lists:reverse(Seen)]);
 quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts, Seen) ->
     Self = self(),
     {Reports, Preempted} =
@@ -90,12 +93,28 @@ quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts, Seen) ->
         {_, true} -> quiet_retry(Prepare, Work, Expected, SpawnOpts, Attempts - 1, [Reports | Seen])
     end.
 
-%% @doc Involuntary context switches of this VM's normal scheduler threads (their
-%% nonvoluntary_ctxt_switches in /proc), or unknown. The benchmark harness uses it too.
+%% @doc A count that grows whenever a normal scheduler thread of this VM may have lost
+%% its CPU: the threads' involuntary context switches (nonvoluntary_ctxt_switches in
+%% /proc), plus the time the hypervisor took from this machine's virtual CPUs (steal
+%% ticks of /proc/stat: a stalled virtual CPU is no context switch to the guest), or
+%% unknown. The benchmark harness uses it too.
 preemptions() ->
     case scheduler_tids() of
         unknown -> unknown;
-        Tids -> lists:sum([preemptions(T) || T <- Tids])
+        Tids -> lists:sum([preemptions(T) || T <- Tids]) + steal_ticks()
+    end.
+
+%% The steal column of /proc/stat's cpu line (0 where it is not reported).
+steal_ticks() ->
+    case file:read_file("/proc/stat") of
+        {ok, <<"cpu ", Rest/binary>>} ->
+            [Line | _] = binary:split(Rest, <<"\n">>),
+            case string:lexemes(binary_to_list(Line), " ") of
+                [_User, _Nice, _Sys, _Idle, _Iowait, _Irq, _Softirq, Steal | _] ->
+                    list_to_integer(Steal);
+                _ -> 0
+            end;
+        _ -> 0
     end.
 
 %% The normal scheduler threads live as long as the VM: listed once.

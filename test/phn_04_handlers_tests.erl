@@ -7,24 +7,10 @@
 -include("phn_test.hrl").
 
 -import(phn_test_helpers, [hub_state/1, make_operation/1, sub_request/4, stop_sub_request/4,
-                           mapset/1, members/1, recv/1]).
+                           mapset/1, members/1, recv/1, one_node_op/1, two_node_op/1]).
 
 state_with(M, Op) ->
     M:store(hub_state(#{}), Op).
-
-one_node_op(Overrides) ->
-    make_operation(maps:merge(
-                     #{nodes_data => [{node(), [#{child_id => child1}]}],
-                       sub_requests => [sub_request(node(), nil, dispatched,
-                                                    [#{child_id => child1}])]},
-                     Overrides)).
-
-two_node_op(Overrides) ->
-    make_operation(maps:merge(
-                     #{nodes_data => [{node1, [#{child_id => c1}]}, {node2, [#{child_id => c2}]}],
-                       sub_requests => [sub_request(node1, nil, dispatched, [#{child_id => c1}]),
-                                        sub_request(node2, nil, dispatched, [#{child_id => c2}])]},
-                     Overrides)).
 
 ref(Op) -> maps:get(transaction_id, Op).
 

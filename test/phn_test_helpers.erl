@@ -14,7 +14,9 @@
          members/1,
          now_ms/0,
          children/2,
-         recv/1]).
+         recv/1,
+         one_node_op/1,
+         two_node_op/1]).
 
 -define(RM, 'Elixir.ProcessHub.Service.RequestManager').
 -define(START_REQ, 'Elixir.ProcessHub.Request.Handler.StartChildrenRequest').
@@ -112,3 +114,19 @@ children(Prefix, N) ->
 %% @doc The next message matching nothing in particular, or `timeout' after Ms.
 recv(Ms) ->
     receive Msg -> Msg after Ms -> timeout end.
+
+%% @doc An operation of one node (this one) sent one child, with Overrides.
+one_node_op(Overrides) ->
+    make_operation(maps:merge(
+                     #{nodes_data => [{node(), [#{child_id => child1}]}],
+                       sub_requests => [sub_request(node(), nil, dispatched,
+                                                    [#{child_id => child1}])]},
+                     Overrides)).
+
+%% @doc An operation of node1 and node2, sent one child each, with Overrides.
+two_node_op(Overrides) ->
+    make_operation(maps:merge(
+                     #{nodes_data => [{node1, [#{child_id => c1}]}, {node2, [#{child_id => c2}]}],
+                       sub_requests => [sub_request(node1, nil, dispatched, [#{child_id => c1}]),
+                                        sub_request(node2, nil, dispatched, [#{child_id => c2}])]},
+                     Overrides)).

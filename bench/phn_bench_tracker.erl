@@ -154,6 +154,8 @@ cleanup_case(N, K) ->
 %% of a fresh operation, and erlang:term_to_binary/1 of a reference (the key's encoding,
 %% which the NIF does with enif_term_to_binary on every call).
 call_costs(N) ->
+    %% The trackers of the cases before are freed by the reaper thread: not meanwhile.
+    settle(),
     T = ?T:new(),
     Ref = make_ref(),
     Nodes = [list_to_atom("cost" ++ integer_to_list(I) ++ "@h") || I <- lists:seq(1, 10)],

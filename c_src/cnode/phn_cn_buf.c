@@ -20,10 +20,7 @@ int phn_cn_buf_reserve(phn_cn_buf *b, size_t extra)
     }
     if (extra > SIZE_MAX - b->len)
         return PHN_ENOMEM;
-    size_t need = b->len + extra;
-    size_t cap = b->cap < 256 ? 256 : b->cap;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    size_t cap = phn_grow_cap(b->cap < 256 ? 256 : b->cap, b->len + extra);
     uint8_t *data = phn_reallocarray(b->data, cap, 1);
     if (data == NULL)
         return PHN_ENOMEM;

@@ -46,3 +46,12 @@ void phn_free(void *ptr)
     if (ptr != NULL)
         current.free(ptr);
 }
+
+size_t phn_grow_cap(size_t cap, size_t need)
+{
+    if (cap == 0)
+        cap = 1;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    return cap;
+}

@@ -20,4 +20,8 @@ void *phn_calloc(size_t count, size_t size);
 void *phn_reallocarray(void *ptr, size_t count, size_t size);
 void phn_free(void *ptr);
 
+/* The capacity a growing buffer of `cap` moves to so that it holds `need`: doubled until
+ * it does, or exactly `need` once doubling would overflow. */
+size_t phn_grow_cap(size_t cap, size_t need);
+
 #endif

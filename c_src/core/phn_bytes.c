@@ -24,9 +24,7 @@ static int reserve(phn_bytes *b, size_t n)
         return PHN_OK;
     if (n > SIZE_MAX - b->len)
         return PHN_ENOMEM;
-    size_t need = b->len + n, cap = b->cap;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    size_t cap = phn_grow_cap(b->cap, b->len + n);
     uint8_t *data;
     if (b->data == b->inline_buf) {
         data = phn_malloc(cap);

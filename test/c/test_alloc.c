@@ -161,6 +161,17 @@ static void test_set_allocator_and_restore(void **state)
     assert_int_equal(fa_calls(), before);
 }
 
+static void test_grow_cap(void **state)
+{
+    (void)state;
+    assert_int_equal(phn_grow_cap(256, 100), 256);   /* room already */
+    assert_int_equal(phn_grow_cap(256, 300), 512);   /* doubled */
+    assert_int_equal(phn_grow_cap(256, 1100), 2048); /* doubled until it holds */
+    assert_int_equal(phn_grow_cap(0, 5), 8);         /* an empty buffer grows too */
+    /* Past half the address space, doubling would wrap: exactly what is needed. */
+    assert_true(phn_grow_cap(SIZE_MAX / 2 + 1, SIZE_MAX - 1) == SIZE_MAX - 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +184,7 @@ int main(void)
         FA_TEST(test_counting),
         FA_TEST(test_fail_on_demand),
         FA_TEST(test_set_allocator_and_restore),
+        FA_TEST(test_grow_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

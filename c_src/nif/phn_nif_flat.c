@@ -8,7 +8,7 @@
  *   F_LIST   varint n, n terms     a proper list of n >= 1 elements
  *   F_ILIST  varint n, n + 1 terms n >= 1 elements, then the tail of an improper list
  *   F_TUPLE  varint n, n terms
- *   F_MAP    varint n, 2n terms    key, value, key, value...
+ *   F_MAP    varint n, 2n terms    the n keys, then the n values in the keys' order
  *   F_EXT    varint n, n bytes     the external term format of anything else */
 #include "phn_nif_flat.h"
 
@@ -211,9 +211,14 @@ int phn_flat_encode(ErlNifEnv *env, ERL_NIF_TERM term, size_t limit, phn_bytes *
             }
             enif_map_iterator_destroy(env, &it);
             TRY(rc);
-            TRY(put_header(out, F_MAP, items.len / 2));
-            for (size_t i = items.len; i-- > 0;)
-                TRY(push(&stack, items.items[i]));
+            /* Keys first, then values, so that reading builds the map straight from its
+             * children (enif_make_map_from_arrays) without regrouping them. */
+            size_t n = items.len / 2;
+            TRY(put_header(out, F_MAP, n));
+            for (size_t i = n; i-- > 0;)
+                TRY(push(&stack, items.items[2 * i + 1]));
+            for (size_t i = n; i-- > 0;)
+                TRY(push(&stack, items.items[2 * i]));
             break;
         }
         default: /* references, funs, ports */
@@ -268,7 +273,7 @@ static int frames_push(frames *f, frame fr)
 }
 
 /* The container of a complete frame, from its children. */
-static int build(ErlNifEnv *env, const frame *fr, const ERL_NIF_TERM *kids, ERL_NIF_TERM *out)
+static int build(ErlNifEnv *env, const frame *fr, ERL_NIF_TERM *kids, ERL_NIF_TERM *out)
 {
     switch (fr->tag) {
     case F_LIST:
@@ -284,19 +289,8 @@ static int build(ErlNifEnv *env, const frame *fr, const ERL_NIF_TERM *kids, ERL_
     case F_TUPLE:
         *out = enif_make_tuple_from_array(env, kids, (unsigned)fr->need);
         return 1;
-    default: { /* F_MAP: kids are key, value, ... */
-        size_t n = fr->need / 2;
-        ERL_NIF_TERM *kv = phn_calloc(fr->need, sizeof(*kv));
-        if (kv == NULL)
-            return 0;
-        for (size_t i = 0; i < n; i++) {
-            kv[i] = kids[2 * i];
-            kv[n + i] = kids[2 * i + 1];
-        }
-        int ok = enif_make_map_from_arrays(env, kv, kv + n, n, out);
-        phn_free(kv);
-        return ok;
-    }
+    default: /* F_MAP: the keys, then the values */
+        return enif_make_map_from_arrays(env, kids, kids + fr->need / 2, fr->need / 2, out);
     }
 }
 

@@ -20,7 +20,7 @@ static ErlNifResourceType *tr_type;
 
 /* --- global accounting (stats/0) ------------------------------------------------------- */
 
-static atomic_llong g_trackers, g_ops, g_bytes, g_envs, g_reaping;
+static atomic_llong g_trackers, g_ops, g_bytes, g_kept_terms, g_reaping;
 
 static void g_add(atomic_llong *c, long long d)
 {
@@ -39,9 +39,9 @@ void tr_global_op(const tr_op *op, int created)
     g_add(&g_bytes, sign * (long long)op->bytes);
 }
 
-void tr_global_env(int created)
+void tr_global_kept_term(int created)
 {
-    g_add(&g_envs, created ? 1 : -1);
+    g_add(&g_kept_terms, created ? 1 : -1);
 }
 
 static void sync_table_bytes(tracker *t)
@@ -55,7 +55,7 @@ void tr_account_insert(tracker *t, const tr_op *op)
 {
     t->op_bytes += op->bytes;
     if (TR_OP_HAS_TERMS(op))
-        t->envs++;
+        t->kept_terms++;
     sync_table_bytes(t);
 }
 
@@ -63,7 +63,7 @@ void tr_account_remove(tracker *t, const tr_op *op)
 {
     t->op_bytes -= op->bytes;
     if (TR_OP_HAS_TERMS(op))
-        t->envs--;
+        t->kept_terms--;
     sync_table_bytes(t);
 }
 
@@ -165,7 +165,7 @@ static void close_tracker(tracker *t)
     t->table = NULL;
     t->table_bytes = 0; /* still in g_bytes until the table is freed */
     t->op_bytes = 0;
-    t->envs = 0;
+    t->kept_terms = 0;
     enif_mutex_unlock(t->lock);
     dispose_table(table, ops, table_bytes);
 }
@@ -344,7 +344,7 @@ ERL_NIF_TERM phn_nif_tracker_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     int closed = t->table == NULL;
     size_t ops = closed ? 0 : phn_optable_size(t->table);
     size_t bytes = sizeof(tracker) + t->table_bytes + t->op_bytes;
-    size_t envs = t->envs;
+    size_t kept_terms = t->kept_terms;
     uint64_t unknown = t->ignored_unknown, unexpected = t->ignored_unexpected,
              extra = t->ignored_extra, records = t->records, completes = t->completes;
     phn_counters counters = t->counters;
@@ -366,7 +366,7 @@ ERL_NIF_TERM phn_nif_tracker_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
         phn_atoms.tr_owner,   phn_atoms.tr_closed,  phn_atoms.tr_debug};
     ERL_NIF_TERM values[] = {
         enif_make_uint64(env, ops),          enif_make_uint64(env, bytes),
-        enif_make_uint64(env, envs),         map_of(env, ig_keys, ig_values, 3),
+        enif_make_uint64(env, kept_terms),   map_of(env, ig_keys, ig_values, 3),
         enif_make_uint64(env, t->max_ops),   enif_make_uint64(env, t->max_nodes),
         enif_make_pid(env, &owner),          closed ? phn_atoms.true_ : phn_atoms.false_,
         map_of(env, dbg_keys, dbg_values, 4)};
@@ -381,7 +381,7 @@ ERL_NIF_TERM phn_nif_tracker_global_stats(ErlNifEnv *env, int argc, const ERL_NI
                            phn_atoms.tr_kept_terms, phn_atoms.tr_reaping_ops};
     ERL_NIF_TERM values[] = {
         enif_make_int64(env, g_read(&g_trackers)), enif_make_int64(env, g_read(&g_ops)),
-        enif_make_int64(env, g_read(&g_bytes)), enif_make_int64(env, g_read(&g_envs)),
+        enif_make_int64(env, g_read(&g_bytes)), enif_make_int64(env, g_read(&g_kept_terms)),
         enif_make_int64(env, g_read(&g_reaping))};
     return map_of(env, keys, values, 5);
 }

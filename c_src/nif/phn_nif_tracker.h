@@ -64,7 +64,7 @@ typedef struct tracker {
     size_t max_nodes;
     size_t op_bytes;    /* sum of the live operations' bytes */
     size_t table_bytes; /* phn_optable_bytes at the last change */
-    size_t envs;        /* live operations keeping a term (TR_OP_HAS_TERMS) */
+    size_t kept_terms;  /* live operations keeping a term (TR_OP_HAS_TERMS) */
     uint64_t ignored_unknown;
     uint64_t ignored_unexpected;
     uint64_t ignored_extra;
@@ -94,7 +94,7 @@ void tr_account_insert(tracker *t, const tr_op *op);
 void tr_account_remove(tracker *t, const tr_op *op);
 /* Global accounting of operations (created, freed) and of those keeping terms. */
 void tr_global_op(const tr_op *op, int created);
-void tr_global_env(int created);
+void tr_global_kept_term(int created);
 /* The operation's memory changed by delta bytes (a chunk kept, a meta replaced): its
  * bytes, the tracker's (when in_table) and the global count follow. */
 void tr_account_bytes(tracker *t, tr_op *op, long long delta, int in_table);

@@ -176,7 +176,7 @@ static ERL_NIF_TERM track_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], size_t 
                 5 * TR_ALLOC_OVERHEAD + tr_blob_bytes(kept);
     tr_global_op(op, 1);
     if (has_meta)
-        tr_global_env(1);
+        tr_global_kept_term(1);
 
     enif_mutex_lock(t->lock);
     int rc = t->table == NULL ? PHN_ENOTFOUND

@@ -69,7 +69,7 @@ void tr_op_free(tr_op *op)
         return;
     tr_global_op(op, 0);
     if (TR_OP_HAS_TERMS(op))
-        tr_global_env(0);
+        tr_global_kept_term(0);
     size_t n = phn_progress_nodes(op->progress);
     for (size_t i = 0; i < n; i++) {
         for (tr_blob *b = op->chunks[i], *prev; b != NULL; b = prev) {
@@ -91,8 +91,8 @@ void tr_op_free_payload(void *payload, void *ctx)
 static void note_terms(tracker *t, int had, const tr_op *op)
 {
     if (!had && TR_OP_HAS_TERMS(op)) {
-        t->envs++;
-        tr_global_env(1);
+        t->kept_terms++;
+        tr_global_kept_term(1);
     }
 }
 

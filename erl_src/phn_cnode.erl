@@ -15,9 +15,19 @@
 %% {phn_cnode_op, TxRef, {expired, [{Node, Results}], MissingNodes}}
 %% {phn_cnode_op, TxRef, {error, cnode_down}}       % the C-node died meanwhile
 %% {phn_cnode_op, TxRef, {error, enomem}}           % it could not build the result
+%% {phn_cnode_op, TxRef, {error, undecodable}}      % the result did not decode here
 %% '''
 %% Results of a node sent in several chunks are concatenated in arrival order; responses
-%% that arrive before the registration are held by the C-node and applied.
+%% that arrive before the registration are held by the C-node and applied. A
+%% registration answered with an error gets no message; a second registration of a
+%% TxRef still held here is refused with `{error, exists}' and leaves the first intact.
+%%
+%% <b>Faults.</b> When the C-node dies, every waiting call gets `{error, cnode_down}', every
+%% registered operation its `{error, cnode_down}' message, and this server starts a new
+%% C-node and gives it back its hubs and subscribers (up to `max_restarts' in 60 s). A
+%% packet from the C-node that does not decode is dropped, counted (`bad_packets' in
+%% {@link info/0}) and logged at most once per 5 s; when its envelope still names an
+%% operation or a call, that one waiter gets `{error, undecodable}'.
 %%
 %% <b>Partition checks.</b> {@link set_hub/4} gives the C-node a hub's strategy (a
 %% ProcessHub strategy struct, see {@link phn_partition}) and node list (or `cluster': this
@@ -38,6 +48,7 @@
     cnode/0,
     os_pid/0,
     stats/0,
+    info/0,
     register_operation/4,
     register_operation/5,
     cancel_operation/1,
@@ -62,13 +73,14 @@
 -define(SERVER, ?MODULE).
 -define(READY_TIMEOUT, 30000).
 -define(CALL_TIMEOUT, 15000).
+-define(BAD_LOG_MS, 5000).
 
 -type hub_id() :: atom().
 -type expected() :: [{node(), pos_integer()} | node()].
 -type op_body() ::
     {complete, [{node(), list()}]}
     | {expired, [{node(), list()}], [node()]}
-    | {error, cnode_down | enomem}.
+    | {error, cnode_down | enomem | undecodable}.
 -export_type([op_body/0]).
 
 %%% API
@@ -90,9 +102,24 @@ start_link() -> start_link(#{}).
 %%     `$PHN_CNODE_WRAPPER'.</li>
 %% <li>`max_restarts' - restarts allowed within 60 s before giving up (default 10).</li>
 %% </ul>
+%% Refused, before anything starts, on a node without distribution
+%% (`{error, not_distributed}': the C-node would join no cluster, and `erlang:get_cookie()'
+%% is then `nocookie', which anyone can present) and without a real cookie
+%% (`{error, no_cookie}': the cookie is `nocookie' or empty).
 -spec start_link(map()) -> {ok, pid()} | {error, term()}.
 start_link(Opts) when is_map(Opts) ->
-    gen_server:start_link({local, ?SERVER}, ?MODULE, Opts, []).
+    case preflight(Opts) of
+        ok -> gen_server:start_link({local, ?SERVER}, ?MODULE, Opts, []);
+        {error, _} = Refused -> Refused
+    end.
+
+preflight(_Opts) when node() =:= nonode@nohost ->
+    {error, not_distributed};
+preflight(Opts) ->
+    case maps:get(cookie, Opts, erlang:get_cookie()) of
+        C when C =:= nocookie; C =:= ''; C =:= ""; C =:= <<>> -> {error, no_cookie};
+        _ -> ok
+    end.
 
 stop() -> gen_server:stop(?SERVER).
 
@@ -110,8 +137,16 @@ cnode() -> gen_server:call(?SERVER, cnode).
 -spec os_pid() -> integer() | undefined.
 os_pid() -> gen_server:call(?SERVER, os_pid).
 
+%% @doc The C-node's own counters (through the control channel).
 -spec stats() -> {ok, map()} | {error, term()}.
 stats() -> ctl({stats}).
+
+%% @doc This server's side: `port' and `os_pid' of the current C-node (for fault-injection
+%% tests), `cnode', `bad_packets' (packets from the C-node that did not decode, dropped),
+%% `send_failures' (commands the dead port refused, answered `{error, cnode_down}'),
+%% `restarts' (C-nodes started after the first), `calls' and `ops' (waiting now).
+-spec info() -> map().
+info() -> gen_server:call(?SERVER, info).
 
 %% @equiv register_operation(TxRef, HubId, Expected, TimeoutMs, self())
 -spec register_operation(reference(), hub_id() | undefined, expected(), non_neg_integer()) ->
@@ -122,8 +157,9 @@ register_operation(TxRef, HubId, Expected, TimeoutMs) ->
 %% @doc Register an operation with the C-node: responses cast to `{HubId, CNode}' (any
 %% name when `HubId' is `undefined') for `TxRef' are collected; `Expected' lists each
 %% node with the number of response chunks it owes (a bare node owes one). `Notify' gets
-%% one `{phn_cnode_op, TxRef, Body}' message. Errors: `badarg', `exists', `limit',
-%% `cnode_down'.
+%% one `{phn_cnode_op, TxRef, Body}' message; an error answer means no message. Errors:
+%% `badarg', `exists' (also while this server still holds the TxRef: the first
+%% registration keeps its message), `limit', `cnode_down'.
 -spec register_operation(reference(), hub_id() | undefined, expected(), non_neg_integer(),
                          pid()) -> ok | {error, term()}.
 register_operation(TxRef, HubId, Expected, TimeoutMs, Notify)
@@ -228,12 +264,19 @@ compose_sub_requests(Op, CNodeName) when is_atom(CNodeName) ->
     cnode :: node() | undefined,
     opts :: map(),
     seq = 0 :: non_neg_integer(),
-    calls = #{} :: #{non_neg_integer() => {gen_server:from() | internal, term()}},
-    ops = #{} :: #{reference() => pid()},
+    calls = #{} :: #{non_neg_integer() => term()},
+    %% pending: the C-node has not answered the registration (call Seq) yet; delivered:
+    %% its result went out before that answer; registered: answered ok.
+    ops = #{} :: #{reference() => {pid(), registered | {pending | delivered, non_neg_integer()}}},
     hubs = #{} :: #{hub_id() => map()},
     restarts = [] :: [integer()],
     waiting_exit :: gen_server:from() | undefined,
-    monitoring = false :: boolean()
+    monitoring = false :: boolean(),
+    bad_packets = 0 :: non_neg_integer(),
+    bad_logged_at :: integer() | undefined,
+    bad_unlogged = 0 :: non_neg_integer(),
+    send_failures = 0 :: non_neg_integer(),
+    started = 0 :: non_neg_integer()
 }).
 
 init(Opts) ->
@@ -247,14 +290,24 @@ handle_call(cnode, _From, St) ->
     {reply, St#st.cnode, St};
 handle_call(os_pid, _From, St) ->
     {reply, St#st.os_pid, St};
+handle_call(info, _From, St) ->
+    {reply, #{port => St#st.port, os_pid => St#st.os_pid, cnode => St#st.cnode,
+              bad_packets => St#st.bad_packets, send_failures => St#st.send_failures,
+              restarts => max(St#st.started - 1, 0), calls => map_size(St#st.calls),
+              ops => map_size(St#st.ops)}, St};
 handle_call(shutdown_cnode, From, #st{port = Port} = St) when Port =/= undefined ->
     St1 = send_ctl({shutdown}, internal, St),
     {noreply, St1#st{waiting_exit = From}};
-handle_call({register, TxRef, HubId, Expected, Timeout, Notify}, From, St) ->
+handle_call({register, TxRef, _, _, _, _}, _From, #st{ops = Ops} = St)
+  when is_map_key(TxRef, Ops) ->
+    %% Still held here (a retry after a call timeout, say): the C-node would refuse it
+    %% too, and the first registration keeps its entry and so its message.
+    {reply, {error, exists}, St};
+handle_call({register, TxRef, HubId, Expected, Timeout, Notify}, From, #st{seq = Seq} = St) ->
     %% Known before the C-node answers: held early responses may complete it at once.
-    St1 = St#st{ops = maps:put(TxRef, Notify, St#st.ops)},
-    {noreply, send_ctl({register, TxRef, HubId, Expected, Timeout}, {From, {register, TxRef}},
-                       St1)};
+    St1 = St#st{ops = maps:put(TxRef, {Notify, {pending, Seq}}, St#st.ops)},
+    {noreply, send_ctl({register, TxRef, HubId, Expected, Timeout},
+                       {From, {register, TxRef, Seq}}, St1)};
 handle_call({cancel, TxRef}, From, St) ->
     St1 = St#st{ops = maps:remove(TxRef, St#st.ops)},
     {noreply, send_ctl({cancel, TxRef}, From, St1)};
@@ -294,7 +347,7 @@ handle_cast(_Msg, St) ->
     {noreply, St}.
 
 handle_info({Port, {data, Bin}}, #st{port = Port} = St) ->
-    {noreply, from_cnode(binary_to_term(Bin), St)};
+    {noreply, packet(Bin, St)};
 handle_info({Port, {exit_status, Status}}, #st{port = Port} = St) ->
     cnode_down({exit_status, Status}, St);
 handle_info({'EXIT', Port, Reason}, #st{port = Port} = St) ->
@@ -310,7 +363,7 @@ handle_info(_Other, St) ->
     {noreply, St}.
 
 terminate(_Reason, #st{port = Port} = St) ->
-    fail_waiters(St),
+    _ = fail_waiters(St),
     Port =/= undefined andalso (catch port_close(Port)),
     ok.
 
@@ -399,12 +452,13 @@ start_port(#st{opts = Opts} = St, Attempts) ->
     end,
     receive
         {Port, {data, Bin}} ->
-            case binary_to_term(Bin) of
-                {ready, CNode, _ListenPort} ->
-                    {ok, St#st{port = Port, os_pid = OsPid, cnode = CNode}};
+            case decode(Bin) of
+                {ok, {ready, CNode, _ListenPort}} ->
+                    {ok, St#st{port = Port, os_pid = OsPid, cnode = CNode,
+                               started = St#st.started + 1}};
                 Other ->
                     catch port_close(Port),
-                    {error, {unexpected, Other}}
+                    {error, {unexpected, case Other of {ok, T} -> T; error -> undecodable end}}
             end;
         {Port, {exit_status, _Status}} when Attempts > 1 ->
             %% Most often epmd still holds the name of the instance that just died.
@@ -431,18 +485,35 @@ send_ctl(_Cmd, Waiter, #st{port = undefined} = St) ->
     reply_waiter(Waiter, {error, cnode_down}, St);
 send_ctl(Cmd, Waiter, #st{port = Port, seq = Seq, calls = Calls} = St) ->
     [Name | Args] = tuple_to_list(Cmd),
-    port_command(Port, term_to_binary(list_to_tuple([Name, Seq | Args]))),
-    St#st{seq = Seq + 1, calls = Calls#{Seq => Waiter}}.
+    try port_command(Port, term_to_binary(list_to_tuple([Name, Seq | Args]))) of
+        true -> St#st{seq = Seq + 1, calls = Calls#{Seq => Waiter}}
+    catch
+        error:badarg ->
+            %% The C-node died and its port closed; the exit message is queued behind
+            %% this call and restarts it. This waiter is answered now.
+            reply_waiter(Waiter, {error, cnode_down},
+                         St#st{send_failures = St#st.send_failures + 1})
+    end.
 
 %% A reply for a waiter: a gen_server caller, possibly with bookkeeping to do on success.
 reply_waiter(internal, _Result, St) -> St;
-reply_waiter({From, {register, TxRef}}, Result, St) ->
-    St1 = case Result of
-              ok -> St;
-              _ -> St#st{ops = maps:remove(TxRef, St#st.ops)}
-          end,
-    gen_server:reply(From, Result),
-    St1;
+reply_waiter({From, {register, TxRef, Seq}}, Result, #st{ops = Ops} = St) ->
+    %% Only this registration's own entry is touched (Seq): a cancel and a new
+    %% registration of the same TxRef may have come since.
+    {Reply, Ops1} =
+        case Ops of
+            #{TxRef := {_, {delivered, Seq}}} ->
+                %% Its result went out already: it was registered, whatever follows.
+                {ok, maps:remove(TxRef, Ops)};
+            #{TxRef := {Pid, {pending, Seq}}} when Result =:= ok ->
+                {ok, Ops#{TxRef := {Pid, registered}}};
+            #{TxRef := {_, {pending, Seq}}} ->
+                {Result, maps:remove(TxRef, Ops)};
+            _ ->
+                {Result, Ops} % cancelled meanwhile
+        end,
+    gen_server:reply(From, Reply),
+    St#st{ops = Ops1};
 reply_waiter({From, {set_hub, HubId, Hub}}, Result, St) ->
     St1 = case Result of
               {ok, Partitioned} ->
@@ -466,18 +537,87 @@ reply_waiter(From, Result, St) ->
     gen_server:reply(From, Result),
     St.
 
+%%% Packets from the C-node
+
+%% The C-node forwards peers' bytes (operation results, call tags) after checking their
+%% structure only, so a packet may not decode here: it is dropped, never a crash. No
+%% `safe': results may carry atoms new to this node, as distribution would accept them
+%% from the same peers.
+packet(Bin, St) ->
+    case decode(Bin) of
+        {ok, Msg} -> from_cnode(Msg, St);
+        error -> bad_packet(Bin, St)
+    end.
+
+decode(Bin) ->
+    try binary_to_term(Bin) of
+        Term -> {ok, Term}
+    catch
+        error:badarg -> error
+    end.
+
+%% Counted and logged; the one waiter its envelope still names (an operation's TxRef, a
+%% call's Seq) gets {error, undecodable}, so nobody waits for an answer that was lost.
+bad_packet(Bin, #st{bad_packets = N} = St) ->
+    Envelope = envelope(Bin),
+    St1 = log_bad_packet(byte_size(Bin), Envelope, St#st{bad_packets = N + 1}),
+    case Envelope of
+        [op_result, TxRef] when is_reference(TxRef) ->
+            from_cnode({op_result, TxRef, {error, undecodable}}, St1);
+        [reply, Seq] when is_integer(Seq) ->
+            from_cnode({reply, Seq, {error, undecodable}}, St1);
+        _ ->
+            St1
+    end.
+
+%% The first two elements of a packet's tuple, as far as they decode.
+envelope(<<131, 104, Arity, Rest/binary>>) -> elements(Rest, min(Arity, 2));
+envelope(_) -> [].
+
+elements(_Bin, 0) -> [];
+elements(Bin, K) ->
+    try binary_to_term(<<131, Bin/binary>>, [used]) of
+        {Term, Used} ->
+            <<_:(Used - 1)/binary, Rest/binary>> = Bin,
+            [Term | elements(Rest, K - 1)]
+    catch
+        error:badarg -> []
+    end.
+
+%% At most one report per ?BAD_LOG_MS, saying how many were not reported: a peer that
+%% sends bad terms in a loop cannot flood the log. No content is logged.
+log_bad_packet(Size, Envelope, #st{bad_logged_at = At, bad_unlogged = Unlogged} = St) ->
+    Now = erlang:monotonic_time(millisecond),
+    case At =:= undefined orelse Now - At >= ?BAD_LOG_MS of
+        true ->
+            Kind = case Envelope of
+                       [Tag | _] when is_atom(Tag) -> Tag;
+                       _ -> unknown
+                   end,
+            logger:warning("phn_cnode: dropped a packet from the C-node that does not decode "
+                           "(~b bytes, ~p); ~b more dropped since the last report, "
+                           "~b in all", [Size, Kind, Unlogged, St#st.bad_packets]),
+            St#st{bad_logged_at = Now, bad_unlogged = 0};
+        false ->
+            St#st{bad_unlogged = Unlogged + 1}
+    end.
+
 from_cnode({reply, Seq, Result}, #st{calls = Calls} = St) ->
     case maps:take(Seq, Calls) of
         {Waiter, Calls1} -> reply_waiter(Waiter, Result, St#st{calls = Calls1});
         error -> St
     end;
 from_cnode({op_result, TxRef, Body}, #st{ops = Ops} = St) ->
-    case maps:take(TxRef, Ops) of
-        {Pid, Ops1} ->
+    case Ops of
+        #{TxRef := {Pid, registered}} ->
             Pid ! {phn_cnode_op, TxRef, Body},
-            St#st{ops = Ops1};
-        error ->
-            St %% cancelled meanwhile
+            St#st{ops = maps:remove(TxRef, Ops)};
+        #{TxRef := {Pid, {pending, Seq}}} ->
+            %% Completed by held responses before the C-node's answer to the registration.
+            Pid ! {phn_cnode_op, TxRef, Body},
+            St#st{ops = Ops#{TxRef := {Pid, {delivered, Seq}}}};
+        _ ->
+            St % cancelled meanwhile (or delivered already: one message per operation)
     end;
 from_cnode({deliver, To, Msg}, St) ->
     %% The C-node has no connection to To's node; this node may (or will make one).
@@ -492,14 +632,18 @@ from_cnode({hub_state, HubId, Partitioned, State}, #st{hubs = Hubs} = St) ->
 from_cnode(_Other, St) ->
     St.
 
-%% Everyone waiting on the dead C-node gets an answer now: no caller ever hangs.
-fail_waiters(#st{calls = Calls, ops = Ops}) ->
-    [reply_waiter(W, {error, cnode_down}, #st{opts = #{}}) || W <- maps:values(Calls)],
-    [Pid ! {phn_cnode_op, TxRef, {error, cnode_down}} || {TxRef, Pid} <- maps:to_list(Ops)],
-    ok.
+%% Everyone waiting on the dead C-node gets an answer now: no caller ever hangs. Calls
+%% first: that settles every registration in flight (refused: no message; its result
+%% already out: ok), so only registered operations get their cnode_down message.
+fail_waiters(#st{calls = Calls} = St) ->
+    St1 = maps:fold(fun(_Seq, W, Acc) -> reply_waiter(W, {error, cnode_down}, Acc) end,
+                    St#st{calls = #{}}, Calls),
+    [Pid ! {phn_cnode_op, TxRef, {error, cnode_down}}
+     || {TxRef, {Pid, registered}} <- maps:to_list(St1#st.ops)],
+    St1#st{ops = #{}}.
 
-cnode_down(Reason, #st{restarts = Restarts, opts = Opts, waiting_exit = Exit} = St) ->
-    fail_waiters(St),
+cnode_down(Reason, #st{restarts = Restarts, opts = Opts} = St0) ->
+    #st{waiting_exit = Exit} = St = fail_waiters(St0),
     case {Exit, Reason} of
         {undefined, _} -> ok;
         {_, {exit_status, Status}} -> gen_server:reply(Exit, {ok, Status});

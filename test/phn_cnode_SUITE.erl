@@ -38,6 +38,11 @@ all() ->
      wrong_cookie,
      stalled_handshakes,
      cookie_from_env_and_exit_on_port_close,
+     bad_packets_from_port,
+     register_twice_keeps_first,
+     refused_registration_gets_no_message,
+     call_queued_behind_cnode_exit,
+     refused_without_distribution_or_cookie,
      clean_exit,
      kill_cnode_mid_operation,
      clean_exit_after_restart].
@@ -521,6 +526,223 @@ coord_env_cnode(Cookie) ->
                      end, lists:seq(1, 50)),
     {Pong, binary:match(Cmdline, list_to_binary(Cookie)),
      binary:match(Environ, list_to_binary(Cookie)), Gone}.
+
+%% Packets on phn_cnode's own port that do not decode (an atom with invalid UTF-8, junk,
+%% truncated terms, an operation result whose body does not decode): phn_cnode counts and
+%% drops them and lives on (same process, same C-node); the operation a bad result names
+%% gets {error, undecodable}, and another registered operation still completes.
+bad_packets_from_port(_Config) ->
+    CN = cnode(),
+    P1 = node_of(p1),
+    OsPid = on(coord, phn_cnode, os_pid, []),
+    [Good, Named] = [on(coord, erlang, make_ref, []) || _ <- [1, 2]],
+    ok = on(coord, ?MODULE, coord_register, [Good, badpkt_hub, [P1], 30000]),
+    ok = on(coord, ?MODULE, coord_register, [Named, badpkt_hub, [P1], 30000]),
+    {Alive, Counted} = on(coord, ?MODULE, coord_send_bad_packets, [Named]),
+    ?assert(Alive),
+    ?assertEqual(7, Counted),
+    [{phn_cnode_op, Named, {error, undecodable}}] =
+        on(coord, ?MODULE, coord_wait_op, [Named, 5000, 100]),
+    ok = on(p1, gen_server, cast, [{badpkt_hub, CN}, {operation_response, Good, P1, [ok]}]),
+    [{phn_cnode_op, Good, {complete, [{P1, [ok]}]}}] =
+        on(coord, ?MODULE, coord_wait_op, [Good, 10000, 200]),
+    ?assertEqual(OsPid, on(coord, phn_cnode, os_pid, [])).
+
+coord_send_bad_packets(Named) ->
+    Pid = whereis(phn_cnode),
+    #{port := Port, bad_packets := Before} = phn_cnode:info(),
+    Enc = fun(T) -> <<131, B/binary>> = term_to_binary(T), B end,
+    BadAtom = <<118, 0, 1, 255>>, % ATOM_UTF8_EXT of the single byte 255: not UTF-8
+    Bad = [<<131, BadAtom/binary>>,
+           <<>>,
+           <<"not a term">>,
+           <<131>>,
+           <<131, 104, 3, BadAtom/binary>>,
+           <<131, 104, 3, (Enc(reply))/binary, (Enc(999999999))/binary, BadAtom/binary>>,
+           <<131, 104, 3, (Enc(op_result))/binary, (Enc(Named))/binary, BadAtom/binary>>],
+    [Pid ! {Port, {data, B}} || B <- Bad],
+    {ok, _} = phn_cnode:stats(), % answered after the bad packets were handled
+    #{bad_packets := After} = phn_cnode:info(),
+    {whereis(phn_cnode) =:= Pid andalso is_process_alive(Pid), After - Before}.
+
+%% A second registration of a TxRef (a retry after a call timeout, or two at once) is
+%% refused with exists and leaves the first intact: its registrant gets its one result.
+register_twice_keeps_first(_Config) ->
+    CN = cnode(),
+    P1 = node_of(p1),
+    TxRef = on(coord, erlang, make_ref, []),
+    ok = on(coord, ?MODULE, coord_register, [TxRef, twice_hub, [P1], 30000]),
+    ?assertEqual({error, exists}, on(coord, ?MODULE, coord_register, [TxRef, twice_hub, [P1], 30000])),
+    ok = on(p1, gen_server, cast, [{twice_hub, CN}, {operation_response, TxRef, P1, [first]}]),
+    [{phn_cnode_op, TxRef, {complete, [{P1, [first]}]}}] =
+        on(coord, ?MODULE, coord_wait_op, [TxRef, 10000, 300]),
+    %% Two at once, before the C-node answers either: one ok, one exists, one message.
+    TxRef2 = on(coord, erlang, make_ref, []),
+    Answers = on(coord, ?MODULE, coord_register_concurrently, [TxRef2, twice_hub, [P1], 2]),
+    ?assertEqual([ok, {error, exists}], lists:sort(Answers)),
+    ok = on(p1, gen_server, cast, [{twice_hub, CN}, {operation_response, TxRef2, P1, [second]}]),
+    [{phn_cnode_op, TxRef2, {complete, [{P1, [second]}]}}] =
+        on(coord, ?MODULE, coord_wait_op, [TxRef2, 10000, 300]),
+    %% Done with it: the TxRef may be registered again.
+    ok = on(coord, ?MODULE, coord_register, [TxRef2, twice_hub, [P1], 30000]),
+    ok = on(coord, phn_cnode, cancel_operation, [TxRef2]).
+
+coord_register_concurrently(TxRef, Hub, Expected, N) ->
+    Self = self(),
+    Sink = whereis(phn_ct_sink),
+    ok = sys:suspend(phn_cnode), % so that every call is queued before the first is handled
+    Pids = [spawn(fun() ->
+                          Self ! {self(), phn_cnode:register_operation(TxRef, Hub, Expected,
+                                                                       30000, Sink)}
+                  end) || _ <- lists:seq(1, N)],
+    wait_queued(phn_cnode, N),
+    ok = sys:resume(phn_cnode),
+    [receive {P, A} -> A after 15000 -> timeout end || P <- Pids].
+
+wait_queued(Name, N) ->
+    case process_info(whereis(Name), message_queue_len) of
+        {message_queue_len, L} when L >= N -> ok;
+        _ -> timer:sleep(10), wait_queued(Name, N)
+    end.
+
+%% A registration the C-node never answered because it died is answered
+%% {error, cnode_down}, and its registrant then gets no {phn_cnode_op, ...} for the
+%% operation that never was; an operation registered before gets exactly one.
+refused_registration_gets_no_message(_Config) ->
+    P1 = node_of(p1),
+    OsPid = on(coord, phn_cnode, os_pid, []),
+    R = on(coord, ?MODULE, coord_register_while_cnode_dies, [P1, OsPid]),
+    #{reply := Reply, messages := Msgs, registered := Registered, same_pid := SamePid} = R,
+    ?assertEqual({error, cnode_down}, Reply),
+    ?assertEqual([], Msgs),
+    ?assertEqual([{error, cnode_down}], Registered),
+    ?assert(SamePid),
+    wait_restarted(OsPid).
+
+%% The C-node is stopped (SIGSTOP) so that it cannot answer; a registration is sent to
+%% it; then it is killed.
+coord_register_while_cnode_dies(P1, OsPid) ->
+    Pid = whereis(phn_cnode),
+    Self = self(),
+    Before = make_ref(),
+    ok = phn_cnode:register_operation(Before, dies_hub, [P1], 60000),
+    os:cmd("kill -STOP " ++ integer_to_list(OsPid)),
+    TxRef = make_ref(),
+    Registrant = spawn(fun() -> registrant(Self, TxRef, P1) end),
+    wait_info(fun(#{ops := N}) -> N >= 2 end), % Before, and TxRef sent to the C-node
+    os:cmd("kill -9 " ++ integer_to_list(OsPid)),
+    Result = receive {Registrant, Res} -> Res after 30000 -> error(no_registrant_result) end,
+    Registered = collect_op(Before, 1000),
+    Result#{registered => Registered, same_pid => whereis(phn_cnode) =:= Pid}.
+
+%% Registers TxRef, then reports its reply and every message about it within 1 s.
+registrant(Report, TxRef, P1) ->
+    Reply = phn_cnode:register_operation(TxRef, dies_hub, [P1], 200),
+    Report ! {self(), #{reply => Reply, messages => collect_op(TxRef, 1000)}}.
+
+collect_op(TxRef, Ms) ->
+    receive {phn_cnode_op, TxRef, Body} -> [Body | collect_op(TxRef, Ms)]
+    after Ms -> []
+    end.
+
+wait_info(Pred) ->
+    case Pred(phn_cnode:info()) of
+        true -> ok;
+        false -> timer:sleep(10), wait_info(Pred)
+    end.
+
+wait_restarted(OsPid) ->
+    wait_until(fun() ->
+                   New = on(coord, phn_cnode, os_pid, []),
+                   is_integer(New) andalso New =/= OsPid
+               end, 30000).
+
+%% A call queued behind the dead C-node's exit message: the port is closed when
+%% phn_cnode handles it. phn_cnode answers it {error, cnode_down} (it used to crash on
+%% port_command's badarg), then restarts the C-node and gives the hubs back.
+call_queued_behind_cnode_exit(_Config) ->
+    OsPid = on(coord, phn_cnode, os_pid, []),
+    {ok, false} = on(coord, phn_cnode, set_hub, [queued_hub, phn_partition:static_quorum(1), cluster]),
+    ok = on(coord, phn_cnode, subscribe, [queued_hub, on(coord, erlang, whereis, [phn_ct_sink])]),
+    #{replies := Replies, same_pid := SamePid, info := Info} =
+        on(coord, ?MODULE, coord_call_behind_exit, [node_of(p1), OsPid]),
+    ?assert(SamePid),
+    ?assertEqual([{error, cnode_down}, {reply, {error, cnode_down}, []}], Replies),
+    ?assert(maps:get(send_failures, Info) >= 2),
+    wait_restarted(OsPid),
+    wait_until(fun() ->
+                   case on(coord, phn_cnode, hub_status, [queued_hub]) of
+                       {ok, #{subscribers := 1, partitioned := false}} -> true;
+                       _ -> false
+                   end
+               end, 30000).
+
+coord_call_behind_exit(P1, OsPid) ->
+    Pid = whereis(phn_cnode),
+    #{port := Port} = phn_cnode:info(),
+    Self = self(),
+    ok = sys:suspend(phn_cnode),
+    Stats = spawn(fun() -> Self ! {self(), phn_cnode:stats()} end),
+    TxRef = make_ref(),
+    Reg = spawn(fun() -> registrant(Self, TxRef, P1) end),
+    wait_queued(phn_cnode, 2),
+    os:cmd("kill -9 " ++ integer_to_list(OsPid)),
+    wait_port_closed(Port),
+    ok = sys:resume(phn_cnode),
+    StatsReply = receive {Stats, S} -> S after 10000 -> no_reply end,
+    #{reply := RegReply, messages := Msgs} =
+        receive {Reg, R} -> R after 10000 -> #{reply => no_reply, messages => []} end,
+    #{replies => [StatsReply, {reply, RegReply, Msgs}],
+      same_pid => whereis(phn_cnode) =:= Pid andalso is_process_alive(Pid),
+      info => phn_cnode:info()}.
+
+wait_port_closed(Port) ->
+    case erlang:port_info(Port) of
+        undefined -> ok;
+        _ -> timer:sleep(10), wait_port_closed(Port)
+    end.
+
+%% Without distribution (node() is nonode@nohost, the cookie nocookie) phn_cnode refuses
+%% to start; once the same VM is distributed it starts; a cookie of nocookie or empty is
+%% refused. Checked on a peer booted without a node name.
+refused_without_distribution_or_cookie(_Config) ->
+    Dirs = [D || D <- code:get_path(), string:find(D, "process_hub_native") =/= nomatch],
+    EpmdPort = integer_to_list(phn_cluster:epmd_port()),
+    {ok, Peer, nonode@nohost} =
+        peer:start(#{connection => standard_io, wait_boot => 30000,
+                     args => ["-setcookie", ?COOKIE, "-epmd_port", EpmdPort, "-pa" | Dirs],
+                     env => [{"ERL_EPMD_PORT", EpmdPort}]}),
+    try
+        R = peer:call(Peer, ?MODULE, late_distribution, [], 60000),
+        ct:log("~p", [R]),
+        #{before := Before, before_cookie := BeforeCookie, no_cookie := NoCookie,
+          empty := Empty, started := Started, whereis_before := undefined} = R,
+        ?assertEqual({error, not_distributed}, Before),
+        ?assertEqual({error, not_distributed}, BeforeCookie),
+        ?assertEqual([{error, no_cookie}, {error, no_cookie}, {error, no_cookie}], NoCookie),
+        ?assertEqual({error, no_cookie}, Empty),
+        ?assertMatch({ok, _, {ok, #{}}}, Started)
+    after
+        peer:stop(Peer)
+    end.
+
+late_distribution() ->
+    Before = phn_cnode:start_link(#{}),
+    BeforeCookie = phn_cnode:start_link(#{cookie => "a_real_cookie"}),
+    WhereisBefore = whereis(phn_cnode),
+    {ok, _} = net_kernel:start(['phn_late@127.0.0.1', longnames]),
+    NoCookie = [phn_cnode:start_link(#{cookie => C}) || C <- [nocookie, "", <<>>]],
+    Empty = phn_cnode:start_link(#{cookie => ''}),
+    Started = case phn_cnode:start_link(#{}) of
+                  {ok, _Pid} ->
+                      Stats = phn_cnode:stats(),
+                      CN = phn_cnode:cnode(),
+                      ok = phn_cnode:stop(),
+                      {ok, CN, Stats};
+                  Other -> Other
+              end,
+    #{before => Before, before_cookie => BeforeCookie, whereis_before => WhereisBefore,
+      no_cookie => NoCookie, empty => Empty, started => Started}.
 
 %% The C-node exits on request; 0 means clean (under valgrind: no errors, no leaks).
 clean_exit(_Config) ->

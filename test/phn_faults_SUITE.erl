@@ -8,6 +8,8 @@
 %%     partitioned peer, so that nothing reconnects behind the test's back), healed after;
 %%   - the coordinator (the tracker's owner) killed with 10 000 operations pending;
 %%   - the C-node killed (kill -9) while responses stream in for 200 waiting operations;
+%%   - the C-node killed (kill -9), several rounds, while 80 processes call phn_cnode and
+%%     100 operations are registered: phn_cnode lives on and answers everyone;
 %%   - the NIF module upgraded (code:load_file over the loaded phn_nif, then purged) and
 %%     reloaded from scratch (delete, purge, load) while a tracker holds operations.
 %% Network namespaces with veth pairs are not used: a disconnect with no automatic
@@ -35,6 +37,7 @@ all() ->
      cnode_peer_killed_mid_operation,
      cnode_network_partition,
      cnode_killed_mid_operation,
+     cnode_killed_under_calls,
      nif_upgrade_keeps_operations,
      nif_reload_fails_cleanly].
 
@@ -328,6 +331,173 @@ cnode_killed_mid_operation(_Config) ->
     ok = on_p(p1, respond, [cn_kill_hub2, cnode(), [Ref], 0]),
     [{Ref, {complete, [{P1, [{child, ok}]}]}}] = on(coord, ?MODULE, cn_collect, [[Ref], 10000]),
     assert_cnode_empty().
+
+%% kill -9 of the C-node, 4 rounds, while 80 processes call phn_cnode without pause (60
+%% control calls; 20 registering short operations and awaiting each) and 100 operations
+%% are registered. phn_cnode never dies (same pid; calls queued behind the port's exit
+%% used to crash it); every call gets a reply (ok, or {error, cnode_down}); every
+%% registration answered ok gets exactly one outcome message and every refused one none;
+%% after each restart the hub and its subscriber are back in the new C-node; at the end a
+%% verdict change still reaches the subscriber and an operation completes.
+cnode_killed_under_calls(_Config) ->
+    P1 = node_of(p1),
+    Pid = on(coord, erlang, whereis, [phn_cnode]),
+    ok = on(coord, ?MODULE, load_hub_setup, []),
+    [begin
+         OsPid = on(coord, phn_cnode, os_pid, []),
+         R = on(coord, ?MODULE, kill_round, [P1, OsPid]),
+         #{bad_calls := Bad, registrants := Regs, callers_ops := Ops, calls := NCalls,
+           same_pid := SamePid} = R,
+         ct:log("round ~p: ~p calls, caller operations ~w, pending outcomes ~w, owner ~w",
+                [Round, NCalls, tally([element(1, O) || O <- Ops]),
+                 tally([O || {_, O} <- Regs]),
+                 maps:with([send_failures, restarts, bad_packets], maps:get(info, R))]),
+         ?assert(SamePid),
+         ?assertEqual([], Bad),
+         ?assertEqual(100, length(Regs)),
+         ?assertEqual([], [X || {_, Outcome} = X <- Regs, Outcome =/= [{error, cnode_down}]]),
+         ?assertEqual([], [X || X <- Ops, not one_outcome(X)]),
+         ?assert(NCalls > 80),
+         ?assertEqual(Pid, on(coord, erlang, whereis, [phn_cnode])),
+         phn_cluster:wait_until(fun() ->
+                                        New = on(coord, phn_cnode, os_pid, []),
+                                        is_integer(New) andalso New =/= OsPid
+                                end, 30000),
+         phn_cluster:wait_until(fun() ->
+                                        case on(coord, phn_cnode, hub_status, [load_hub]) of
+                                            {ok, #{subscribers := 1}} -> true;
+                                            _ -> false
+                                        end
+                                end, 30000)
+     end || Round <- lists:seq(1, 4)],
+    ?assertEqual(Pid, on(coord, erlang, whereis, [phn_cnode])),
+    %% The subscriber given back still gets the verdicts: one node of a quorum of 2.
+    {ok, true} = on(coord, phn_cnode, set_hub_nodes, [load_hub, [node_of(coord)]]),
+    phn_cluster:wait_until(fun() ->
+                                   lists:member({phn_cnode_partition, load_hub, true},
+                                                on(coord, ?MODULE, load_sub_messages, []))
+                           end, 10000),
+    [Ref] = on(coord, ?MODULE, cn_register, [cn_load_hub2, 1, [P1], 10000]),
+    ok = on_p(p1, respond, [cn_load_hub2, cnode(), [Ref], 0]),
+    [{Ref, {complete, [{P1, [{child, ok}]}]}}] = on(coord, ?MODULE, cn_collect, [[Ref], 10000]),
+    assert_cnode_empty().
+
+tally(L) -> maps:to_list(lists:foldl(fun(X, M) -> maps:update_with(X, fun(N) -> N + 1 end, 1, M) end,
+                                     #{}, L)).
+
+%% A registration answered ok owes exactly one message; any other answer none.
+one_outcome({ok, [_]}) -> true;
+one_outcome({{error, cnode_down}, []}) -> true;
+one_outcome(_) -> false.
+
+%% On coord: a hub following the cluster (quorum 2 of coord, p1, p2) with one subscriber
+%% that keeps what it gets.
+load_hub_setup() ->
+    Sub = spawn(fun() -> keep([]) end),
+    register(phn_faults_load_sub, Sub),
+    {ok, false} = phn_cnode:set_hub(load_hub, phn_partition:static_quorum(2), cluster),
+    ok = phn_cnode:subscribe(load_hub, Sub).
+
+keep(Msgs) ->
+    receive
+        {get, From} -> From ! {msgs, lists:reverse(Msgs)}, keep(Msgs);
+        M -> keep([M | Msgs])
+    end.
+
+load_sub_messages() ->
+    phn_faults_load_sub ! {get, self()},
+    receive {msgs, Msgs} -> Msgs after 5000 -> [] end.
+
+%% One round on coord: 100 operations registered (nobody answers them), 80 callers
+%% running, the C-node killed, the callers stopped once it is back. Returns what must
+%% hold: the calls whose reply is not allowed, each registrant's outcome messages, each
+%% caller operation's {Reply, Messages}, the number of calls, whether phn_cnode is the
+%% same process.
+kill_round(P1, OsPid) ->
+    Pid = whereis(phn_cnode),
+    Self = self(),
+    Regs = [spawn(fun() -> load_registrant(Self, P1) end) || _ <- lists:seq(1, 100)],
+    [receive {registered, R, ok} -> ok after 15000 -> error({not_registered, R}) end
+     || R <- Regs],
+    Callers = [spawn(fun() -> load_caller(Self, control, []) end) || _ <- lists:seq(1, 60)] ++
+              [spawn(fun() -> load_caller(Self, {register, P1}, []) end) || _ <- lists:seq(1, 20)],
+    timer:sleep(100),
+    os:cmd("kill -9 " ++ integer_to_list(OsPid)),
+    wait_new_os_pid(OsPid, 300),
+    timer:sleep(200),
+    [C ! stop || C <- Callers],
+    Results = lists:append([receive {calls, C, Rs} -> Rs after 30000 -> [{C, no_report}] end
+                            || C <- Callers]),
+    Outcomes = [receive {outcome, R, Msgs} -> {R, Msgs} after 30000 -> {R, no_report} end
+                || R <- Regs],
+    Calls = [X || {call, X} <- Results],
+    #{bad_calls => [X || X <- Calls, not allowed_reply(X)],
+      calls => length(Calls) + length([X || {op, X} <- Results]),
+      callers_ops => [X || {op, X} <- Results],
+      registrants => Outcomes,
+      same_pid => whereis(phn_cnode) =:= Pid andalso is_process_alive(Pid),
+      info => phn_cnode:info()}.
+
+wait_new_os_pid(_OsPid, 0) -> no_restart; % phn_cnode is gone: same_pid says so
+wait_new_os_pid(OsPid, K) ->
+    case catch phn_cnode:os_pid() of
+        New when is_integer(New), New =/= OsPid -> ok;
+        _ -> timer:sleep(50), wait_new_os_pid(OsPid, K - 1)
+    end.
+
+allowed_reply({ok, _}) -> true;
+allowed_reply({error, not_found}) -> true; % a cancel of an unknown ref
+allowed_reply({error, cnode_down}) -> true;
+allowed_reply(_) -> false.
+
+%% Registered before the kill, answered by nobody: exactly one outcome, cnode_down.
+load_registrant(Report, P1) ->
+    Ref = make_ref(),
+    ok = phn_cnode:register_operation(Ref, load_hub, [P1], 60000),
+    Report ! {registered, self(), ok},
+    receive
+        {phn_cnode_op, Ref, First} ->
+            Report ! {outcome, self(), [First | collect_more(Ref, 300)]}
+    after 20000 -> Report ! {outcome, self(), []}
+    end.
+
+collect_more(Ref, Ms) ->
+    receive {phn_cnode_op, Ref, Body} -> [Body | collect_more(Ref, Ms)]
+    after Ms -> []
+    end.
+
+%% Calls until told to stop; a call that exits is recorded as such.
+load_caller(Report, Kind, Acc) ->
+    receive
+        stop -> Report ! {calls, self(), Acc}
+    after 0 ->
+        load_caller(Report, Kind, [load_call(Kind) | Acc])
+    end.
+
+load_call(control) ->
+    Call = case rand:uniform(3) of
+               1 -> fun() -> phn_cnode:stats() end;
+               2 -> fun() -> phn_cnode:hub_status(load_hub) end;
+               3 -> fun() -> phn_cnode:cancel_operation(make_ref()) end
+           end,
+    {call, try Call() of
+               {ok, _} -> {ok, value}; % the value itself is not kept
+               Other -> Other
+           catch Class:Reason -> {raised, Class, Reason}
+           end};
+load_call({register, P1}) ->
+    Ref = make_ref(),
+    Reply = try phn_cnode:register_operation(Ref, load_hub, [P1], 50)
+            catch Class:Reason -> {raised, Class, Reason}
+            end,
+    Msgs = case Reply of
+               ok ->
+                   receive {phn_cnode_op, Ref, First} -> [First | collect_more(Ref, 100)]
+                   after 20000 -> []
+                   end;
+               _ -> collect_more(Ref, 100)
+           end,
+    {op, {Reply, Msgs}}.
 
 assert_cnode_empty() ->
     phn_cluster:wait_until(fun() ->

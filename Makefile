@@ -4,7 +4,7 @@
 REBAR ?= rebar3
 export ERL_FLAGS ?=
 
-.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct ct-valgrind asan fuzz soak demo bench bench-quick docs clean
+.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct ct-valgrind asan fuzz soak demo bench bench-quick docs package-check clean
 
 all: build
 
@@ -19,6 +19,7 @@ build:
 test: deps
 	$(MAKE) fmt-check
 	$(MAKE) docs
+	$(MAKE) package-check
 	$(MAKE) clang-build
 	$(MAKE) -C c_src all test-c valgrind-c
 	$(REBAR) eunit
@@ -75,6 +76,11 @@ docs:
 	  sed '/^-module(/q' $$f | grep -q '@private' && continue; \
 	  test -s doc/$$m.html || { echo "docs: no doc/$$m.html" >&2; exit 1; }; done; \
 	  echo "docs: doc/index.html"
+
+# What a hex package would ship, built and loaded as a rebar3 dependency of a scratch
+# project (the file list itself is checked by test/phn_40_package_tests.erl).
+package-check:
+	REBAR="$(REBAR)" bash scripts/package-check.sh
 
 fmt:
 	clang-format -i $(C_FILES)

@@ -4,7 +4,7 @@
 REBAR ?= rebar3
 export ERL_FLAGS ?=
 
-.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct ct-valgrind asan fuzz soak demo bench bench-quick clean
+.PHONY: all build deps test test-c valgrind-c clang-build fmt fmt-check eunit ct ct-valgrind asan fuzz soak demo bench bench-quick docs package-check clean
 
 all: build
 
@@ -18,6 +18,8 @@ build:
 # Everything CI runs (.ci/run calls this).
 test: deps
 	$(MAKE) fmt-check
+	$(MAKE) docs
+	$(MAKE) package-check
 	$(MAKE) clang-build
 	$(MAKE) -C c_src all test-c valgrind-c
 	$(REBAR) eunit
@@ -65,6 +67,21 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	$(MAKE) -C test/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# The reference docs: edoc of erl_src/ into doc/ (rebar.config's edoc_opts), and a page for
+# every module whose header (the lines before -module) does not say @private. ExDoc (for
+# the Elixir modules) comes only from hex.pm, which is not reachable here: not run.
+docs:
+	$(REBAR) edoc
+	@set -e; for f in erl_src/*.erl; do m=$$(basename $$f .erl); \
+	  sed '/^-module(/q' $$f | grep -q '@private' && continue; \
+	  test -s doc/$$m.html || { echo "docs: no doc/$$m.html" >&2; exit 1; }; done; \
+	  echo "docs: doc/index.html"
+
+# What a hex package would ship, built and loaded as a rebar3 dependency of a scratch
+# project (the file list itself is checked by test/phn_40_package_tests.erl).
+package-check:
+	REBAR="$(REBAR)" bash scripts/package-check.sh
+
 fmt:
 	clang-format -i $(C_FILES)
 
@@ -111,4 +128,4 @@ demo:
 
 clean:
 	$(MAKE) -C c_src clean
-	rm -rf _build test/elixir/_build
+	rm -rf _build doc test/elixir/_build

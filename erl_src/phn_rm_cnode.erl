@@ -96,8 +96,8 @@ handle_report(State, Ref, {complete, NodeResults}) ->
             {noreply, State}
     end;
 handle_report(State, Ref, {expired, NodeResults, Missing}) ->
-    case node_results(NodeResults) andalso is_list(Missing) andalso
-         lists:all(fun erlang:is_atom/1, Missing) andalso phn_rm_common:get(State, Ref) of
+    case node_results(NodeResults) andalso node_list(Missing) andalso
+         phn_rm_common:get(State, Ref) of
         Op when is_map(Op) ->
             {noreply, phn_rm_common:update(State, merge(Op, NodeResults, Missing))};
         _UnknownOrBad ->
@@ -109,8 +109,11 @@ handle_report(State, _Ref, _ErrorOrOther) ->
 merge(Op, NodeResults, Missing) ->
     phn_rm_tracker:view(#{meta => Op, collected => NodeResults, missing => Missing}).
 
-%% The C-node's shape: [{Node, Results}], each node once.
-node_results(L) when is_list(L) ->
-    lists:all(fun({N, R}) -> is_atom(N) andalso is_list(R); (_) -> false end, L);
-node_results(_) ->
-    false.
+%% The C-node's shape, [{Node, Results}]; anything else (improper lists too) is refused.
+node_results([]) -> true;
+node_results([{N, R} | T]) when is_atom(N), is_list(R) -> node_results(T);
+node_results(_) -> false.
+
+node_list([]) -> true;
+node_list([N | T]) when is_atom(N) -> node_list(T);
+node_list(_) -> false.

@@ -173,9 +173,10 @@ cnode_mode_expiry(_Config) ->
     Ref2 = start(NodesData, [{request_timeout, 1000}]),
     wait_until(fun() -> senders(Ref2) =:= ['$phn_cnode'] end, 20000),
     ?assert(lists:member(Ref2, pending_refs())),
-    timer:sleep(50),
-    on(a, erlang, send, [?HUB, cleanup_expired_requests]),
-    wait_until(fun() -> not lists:member(Ref2, pending_refs()) end, 5000),
+    wait_until(fun() ->
+                       on(a, erlang, send, [?HUB, cleanup_expired_requests]),
+                       not lists:member(Ref2, pending_refs())
+               end, 5000),
     ?assertEqual([], finalized(Ref2)),
     ?assertEqual(2, delta(ops_expired, Before, stats())).
 

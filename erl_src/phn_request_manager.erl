@@ -117,11 +117,11 @@ cleanup_expired(#{pending_operations := Pending} = State, NowMs) ->
 
 %%% GenServer handlers
 
+handle_response(State, Ref, '$phn_cnode', Body) ->
+    %% C-node mode: phn_cnode's one report of an operation it collected (either state).
+    phn_rm_cnode:handle_report(State, Ref, Body);
 handle_response(#{pending_operations := P} = State, Ref, Node, Results) when is_reference(P) ->
     phn_rm_tracker:handle_response(State, Ref, Node, Results);
-handle_response(#{pending_operations := P} = State, Ref, '$phn_cnode', Body) when is_map(P) ->
-    %% C-node mode: phn_cnode's one report of an operation it collected.
-    phn_rm_cnode:handle_report(State, Ref, Body);
 handle_response(State, Ref, Node, Results) ->
     phn_rm_common:handle_response(?MODULE, State, Ref, Node, Results).
 

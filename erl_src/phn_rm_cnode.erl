@@ -74,7 +74,8 @@ fallback(Op, Reason) ->
     end,
     Op.
 
-%% @doc `handle_response(State, Ref, '$phn_cnode', Body)' on a map state: `complete'
+%% @doc `handle_response(State, Ref, '$phn_cnode', Body)', the state's operations in a map
+%% or a tracker (read and written through `phn_request_manager', so either): `complete'
 %% finalizes the stored operation once with every node's results merged (where map mode
 %% puts them, `phn_rm_tracker:view/1'), replies to its awaiter if any and removes it;
 %% `expired' merges what arrived into the stored operation (await, await timeout and
@@ -82,7 +83,7 @@ fallback(Op, Reason) ->
 %% expire as in map mode. Unknown operations and any other body are ignored.
 -spec handle_report(map(), term(), term()) -> {noreply, map()}.
 handle_report(State, Ref, {complete, NodeResults}) ->
-    case node_results(NodeResults) andalso phn_rm_common:get(State, Ref) of
+    case node_results(NodeResults) andalso phn_request_manager:get(State, Ref) of
         Op when is_map(Op) ->
             Op1 = merge(Op, NodeResults, []),
             Result = phn_rm_common:finalize(Op1, State),
@@ -91,15 +92,15 @@ handle_report(State, Ref, {complete, NodeResults}) ->
                 true -> gen_server:reply(Awaiter, Result);
                 false -> ok
             end,
-            {noreply, phn_rm_common:remove(State, Ref)};
+            {noreply, phn_request_manager:remove(State, Ref)};
         _UnknownOrBad ->
             {noreply, State}
     end;
 handle_report(State, Ref, {expired, NodeResults, Missing}) ->
     case node_results(NodeResults) andalso node_list(Missing) andalso
-         phn_rm_common:get(State, Ref) of
+         phn_request_manager:get(State, Ref) of
         Op when is_map(Op) ->
-            {noreply, phn_rm_common:update(State, merge(Op, NodeResults, Missing))};
+            {noreply, phn_request_manager:update(State, merge(Op, NodeResults, Missing))};
         _UnknownOrBad ->
             {noreply, State}
     end;

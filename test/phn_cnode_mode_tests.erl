@@ -173,16 +173,38 @@ ignored_reports_test_() ->
         ?assertEqual([], finalized(Ref))
     end).
 
-%% A tracker state (tracker mode) takes the report as a response from a node outside the
-%% operation: ignored, the operation still tracked.
-tracker_state_ignores_report_test_() ->
+%% A tracker state (pending_operations turned into a phn_tracker, then C-node mode): the
+%% report is handled the same way through the state functions: complete finalizes once
+%% and removes, expired merges (an await then answers with what arrived), garbage is
+%% ignored.
+tracker_state_complete_report_test_() ->
     with_log(fun() ->
         {Op, _} = stored([]),
         Ref = maps:get(transaction_id, Op),
-        S = ?M:store(#{hub_id => test_hub, pending_operations => phn_tracker:new()}, Op),
+        T = phn_tracker:new(),
+        S = ?M:store(#{hub_id => test_hub, pending_operations => T}, Op),
+        ?assertEqual({noreply, S}, ?M:handle_response(S, Ref, '$phn_cnode', {complete, [x]})),
         Body = {complete, [{?N1, results(?N1, 3)}, {?N2, results(?N2, 2)}]},
         {noreply, S1} = ?M:handle_response(S, Ref, '$phn_cnode', Body),
-        ?assertMatch(#{transaction_id := Ref}, ?M:get(S1, Ref)),
+        ?assertEqual(nil, ?M:get(S1, Ref)),
+        [Result] = finalized(Ref),
+        ?assertEqual(lists:sort([C || {C, _} <- results(?N1, 3) ++ results(?N2, 2)]),
+                     started(Result)),
+        phn_tracker:close(T)
+    end).
+
+tracker_state_expired_report_test_() ->
+    with_log(fun() ->
+        {Op, _} = stored([{timeout, 0}]),
+        Ref = maps:get(transaction_id, Op),
+        T = phn_tracker:new(),
+        S = ?M:store(#{hub_id => test_hub, pending_operations => T}, Op),
+        Body = {expired, [{?N1, results(?N1, 3)}], [?N2]},
+        {noreply, S1} = ?M:handle_response(S, Ref, '$phn_cnode', Body),
         ?assertEqual([], finalized(Ref)),
-        phn_tracker:close(maps:get(pending_operations, S))
+        {reply, Partial, S2} = ?M:handle_await(S1, Ref, {self(), make_ref()}),
+        ?assertEqual(nil, ?M:get(S2, Ref)),
+        ?assertEqual(lists:sort([C || {C, _} <- results(?N1, 3)]), started(Partial)),
+        ?assertEqual([Partial], finalized(Ref)),
+        phn_tracker:close(T)
     end).

@@ -22,6 +22,7 @@ all() ->
     [cnode_mode_one_report_for_split_chunks,
      cnode_mode_answers_the_awaiter,
      cnode_mode_expiry,
+     cnode_mode_cnode_dies,
      falls_back_when_cnode_not_running,
      falls_back_when_cnode_refuses,
      map_mode_again].
@@ -179,6 +180,35 @@ cnode_mode_expiry(_Config) ->
                end, 5000),
     ?assertEqual([], finalized(Ref2)),
     ?assertEqual(2, delta(ops_expired, Before, stats())).
+
+%% The C-node is killed while it collects: the coordinator gets {error, cnode_down}, which
+%% changes nothing (the operation stays, to expire or be awaited as in map mode, with what
+%% the dead C-node held lost); phn_cnode restarts the C-node and the next operation
+%% completes through it.
+cnode_mode_cnode_dies(_Config) ->
+    ok = on(a, phn_request_manager, set_default_mode, [cnode]),
+    [A, B, C] = [node_of(N) || N <- [a, b, c]],
+    ok = on(c, gen_server, call, [?HUB, {set_target, #{silent => true}}]),
+    NodesData = [{A, kids(A, 3)}, {B, kids(B, 4)}, {C, kids(C, 5)}],
+    Ref = start(NodesData, [{timeout, 0}]),
+    OsPid = on(a, phn_cnode, os_pid, []),
+    os:cmd("kill -9 " ++ integer_to_list(OsPid)),
+    wait_until(fun() -> casts(Ref) =:= [{'$phn_cnode', {error, cnode_down}}] end, 20000),
+    ?assertEqual([], finalized(Ref)),
+    ?assert(lists:member(Ref, pending_refs())),
+    Lost = await(Ref),
+    ?assertEqual([], started(Lost)),
+    ?assertEqual(12, length(maps:get(errors, Lost))),
+    [_] = wait_finalized(Ref, 100),
+    wait_until(fun() ->
+                       New = on(a, phn_cnode, os_pid, []),
+                       is_integer(New) andalso New =/= OsPid
+               end, 20000),
+    ok = on(c, gen_server, call, [?HUB, {set_target, #{}}]),
+    Ref2 = start(NodesData, []),
+    [Result] = wait_finalized(Ref2, 300),
+    ?assertEqual(expected_started(NodesData), started(Result)),
+    ?assertEqual(['$phn_cnode'], senders(Ref2)).
 
 %% Default mode cnode, phn_cnode stopped: the operation runs in map mode, towards `a'.
 falls_back_when_cnode_not_running(_Config) ->

@@ -208,3 +208,14 @@ tracker_state_expired_report_test_() ->
         ?assertEqual([Partial], finalized(Ref)),
         phn_tracker:close(T)
     end).
+
+%% phn_cnode's delivery option: message (default) or cast; anything else is refused before
+%% any call.
+register_deliver_option_test() ->
+    undefined = whereis(phn_cnode),
+    [?assertEqual({error, badarg},
+                  phn_cnode:register_operation(make_ref(), test_hub, [?N1], 100, self(), Opts))
+     || Opts <- [#{deliver => bogus}, #{deliver => "cast"}, not_a_map]],
+    ?assertExit({noproc, _},
+                phn_cnode:register_operation(make_ref(), test_hub, [?N1], 100, self(),
+                                             #{deliver => cast})).

@@ -17,6 +17,10 @@
 %% {phn_cnode_op, TxRef, {error, enomem}}           % it could not build the result
 %% {phn_cnode_op, TxRef, {error, undecodable}}      % the result did not decode here
 %% '''
+%% With `#{deliver => cast}' ({@link register_operation/6}) the one message is instead a
+%% gen_server cast a ProcessHub coordinator hands to `RequestManager.handle_response/4':
+%% `{'$gen_cast', {operation_response, TxRef, '$phn_cnode', Body}}' (C-node mode of
+%% `phn_request_manager').
 %% Results of a node sent in several chunks are concatenated in arrival order; responses
 %% that arrive before the registration are held by the C-node and applied. A
 %% registration answered with an error gets no message; a second registration of a
@@ -51,6 +55,7 @@
     info/0,
     register_operation/4,
     register_operation/5,
+    register_operation/6,
     cancel_operation/1,
     await_operation/2,
     set_hub/3,
@@ -81,6 +86,7 @@
     {complete, [{node(), list()}]}
     | {expired, [{node(), list()}], [node()]}
     | {error, cnode_down | enomem | undecodable}.
+-type notify() :: pid() | {cast, pid()}.
 -export_type([op_body/0]).
 
 %%% API
@@ -162,13 +168,29 @@ register_operation(TxRef, HubId, Expected, TimeoutMs) ->
 %% registration keeps its message), `limit', `cnode_down'.
 -spec register_operation(reference(), hub_id() | undefined, expected(), non_neg_integer(),
                          pid()) -> ok | {error, term()}.
-register_operation(TxRef, HubId, Expected, TimeoutMs, Notify)
+register_operation(TxRef, HubId, Expected, TimeoutMs, Notify) ->
+    register_operation(TxRef, HubId, Expected, TimeoutMs, Notify, #{}).
+
+%% @doc {@link register_operation/5} with options: `deliver => message' (the default:
+%% `Notify' gets `{phn_cnode_op, TxRef, Body}') or `deliver => cast' (`Notify' gets
+%% `{'$gen_cast', {operation_response, TxRef, '$phn_cnode', Body}}', which a ProcessHub
+%% coordinator hands to `phn_request_manager:handle_response/4').
+-spec register_operation(reference(), hub_id() | undefined, expected(), non_neg_integer(),
+                         pid(), #{deliver => message | cast}) -> ok | {error, term()}.
+register_operation(TxRef, HubId, Expected, TimeoutMs, Notify, Opts)
   when is_reference(TxRef), is_atom(HubId), is_list(Expected), is_integer(TimeoutMs),
-       TimeoutMs >= 0, is_pid(Notify) ->
-    gen_server:call(?SERVER, {register, TxRef, HubId, Expected, TimeoutMs, Notify},
-                    ?CALL_TIMEOUT);
-register_operation(_, _, _, _, _) ->
+       TimeoutMs >= 0, is_pid(Notify), is_map(Opts) ->
+    case maps:get(deliver, Opts, message) of
+        message -> register_call(TxRef, HubId, Expected, TimeoutMs, Notify);
+        cast -> register_call(TxRef, HubId, Expected, TimeoutMs, {cast, Notify});
+        _ -> {error, badarg}
+    end;
+register_operation(_, _, _, _, _, _) ->
     {error, badarg}.
+
+register_call(TxRef, HubId, Expected, TimeoutMs, Notify) ->
+    gen_server:call(?SERVER, {register, TxRef, HubId, Expected, TimeoutMs, Notify},
+                    ?CALL_TIMEOUT).
 
 %% @doc Drop a registered operation; nobody is notified.
 -spec cancel_operation(reference()) -> ok | {error, term()}.
@@ -249,7 +271,9 @@ connect(Node) -> ctl({connect, Node}).
 %% to `{HubId, CNodeName}'.
 -spec compose_sub_requests(map(), node()) -> {ok, map()} | {error, no_children}.
 compose_sub_requests(Op, CNodeName) when is_atom(CNodeName) ->
-    case phn_request_manager:compose_sub_requests(Op) of
+    %% Composed as map mode does (phn_request_manager's own would, in C-node mode, compose
+    %% and register).
+    case phn_rm_common:compose_sub_requests(Op) of
         {ok, #{sub_requests := Subs} = Op1} ->
             {ok, Op1#{sub_requests := [S#{originating_node => CNodeName} || S <- Subs]}};
         Other ->
@@ -267,7 +291,8 @@ compose_sub_requests(Op, CNodeName) when is_atom(CNodeName) ->
     calls = #{} :: #{non_neg_integer() => term()},
     %% pending: the C-node has not answered the registration (call Seq) yet; delivered:
     %% its result went out before that answer; registered: answered ok.
-    ops = #{} :: #{reference() => {pid(), registered | {pending | delivered, non_neg_integer()}}},
+    %% The notify term is the pid, or {cast, Pid} for delivery as an operation_response cast.
+    ops = #{} :: #{reference() => {notify(), registered | {pending | delivered, non_neg_integer()}}},
     hubs = #{} :: #{hub_id() => map()},
     restarts = [] :: [integer()],
     waiting_exit :: gen_server:from() | undefined,
@@ -505,8 +530,8 @@ reply_waiter({From, {register, TxRef, Seq}}, Result, #st{ops = Ops} = St) ->
             #{TxRef := {_, {delivered, Seq}}} ->
                 %% Its result went out already: it was registered, whatever follows.
                 {ok, maps:remove(TxRef, Ops)};
-            #{TxRef := {Pid, {pending, Seq}}} when Result =:= ok ->
-                {ok, Ops#{TxRef := {Pid, registered}}};
+            #{TxRef := {Notify, {pending, Seq}}} when Result =:= ok ->
+                {ok, Ops#{TxRef := {Notify, registered}}};
             #{TxRef := {_, {pending, Seq}}} ->
                 {Result, maps:remove(TxRef, Ops)};
             _ ->
@@ -609,13 +634,13 @@ from_cnode({reply, Seq, Result}, #st{calls = Calls} = St) ->
     end;
 from_cnode({op_result, TxRef, Body}, #st{ops = Ops} = St) ->
     case Ops of
-        #{TxRef := {Pid, registered}} ->
-            Pid ! {phn_cnode_op, TxRef, Body},
+        #{TxRef := {Notify, registered}} ->
+            notify(Notify, TxRef, Body),
             St#st{ops = maps:remove(TxRef, Ops)};
-        #{TxRef := {Pid, {pending, Seq}}} ->
+        #{TxRef := {Notify, {pending, Seq}}} ->
             %% Completed by held responses before the C-node's answer to the registration.
-            Pid ! {phn_cnode_op, TxRef, Body},
-            St#st{ops = Ops#{TxRef := {Pid, {delivered, Seq}}}};
+            notify(Notify, TxRef, Body),
+            St#st{ops = Ops#{TxRef := {Notify, {delivered, Seq}}}};
         _ ->
             St % cancelled meanwhile (or delivered already: one message per operation)
     end;
@@ -638,9 +663,15 @@ from_cnode(_Other, St) ->
 fail_waiters(#st{calls = Calls} = St) ->
     St1 = maps:fold(fun(_Seq, W, Acc) -> reply_waiter(W, {error, cnode_down}, Acc) end,
                     St#st{calls = #{}}, Calls),
-    [Pid ! {phn_cnode_op, TxRef, {error, cnode_down}}
-     || {TxRef, {Pid, registered}} <- maps:to_list(St1#st.ops)],
+    [notify(Notify, TxRef, {error, cnode_down})
+     || {TxRef, {Notify, registered}} <- maps:to_list(St1#st.ops)],
     St1#st{ops = #{}}.
+
+%% An operation's one message, as its registration asked.
+notify({cast, Pid}, TxRef, Body) ->
+    Pid ! {'$gen_cast', {operation_response, TxRef, '$phn_cnode', Body}};
+notify(Pid, TxRef, Body) ->
+    Pid ! {phn_cnode_op, TxRef, Body}.
 
 cnode_down(Reason, #st{restarts = Restarts, opts = Opts} = St0) ->
     #st{waiting_exit = Exit} = St = fail_waiters(St0),

@@ -8,6 +8,10 @@
 %%
 %% With a phn_tracker instead of a map in the state's pending_operations, the state
 %% functions run in tracker mode (phn_rm_tracker; README.md, "Tracker mode").
+%%
+%% With `set_default_mode(cnode)' and phn_cnode running, compose_sub_requests/1 routes the
+%% nodes' responses to the C-node, which reports each operation once to handle_response/4
+%% (phn_rm_cnode; README.md, "C-node mode").
 -module(phn_request_manager).
 
 -export([
@@ -42,6 +46,8 @@
     split/1
 ]).
 
+-export([set_default_mode/1, default_mode/0]).
+
 -define(OPERATION, 'Elixir.ProcessHub.Service.RequestManager').
 -define(START_REQ, 'Elixir.ProcessHub.Request.Handler.StartChildrenRequest').
 -define(STOP_REQ, 'Elixir.ProcessHub.Request.Handler.StopChildrenRequest').
@@ -55,7 +61,14 @@
 
 new(Hub, Handler, NodesData, Opts) -> phn_rm_common:new(Hub, Handler, NodesData, Opts).
 
-compose_sub_requests(Op) -> phn_rm_common:compose_sub_requests(Op).
+%% @doc In C-node mode (`default_mode() =:= cnode') composed towards the C-node and
+%% registered there for the calling process (phn_rm_cnode; map mode when phn_cnode does
+%% not take it); otherwise as ProcessHub composes.
+compose_sub_requests(Op) ->
+    case default_mode() of
+        cnode -> phn_rm_cnode:compose_sub_requests(Op);
+        _ -> phn_rm_common:compose_sub_requests(Op)
+    end.
 
 %% @doc compose_sub_requests/1 with every sub-request's originating_node set to a C-node,
 %% so that remote nodes send their responses to it (see phn_cnode).
@@ -104,6 +117,9 @@ cleanup_expired(#{pending_operations := Pending} = State, NowMs) ->
 
 %%% GenServer handlers
 
+handle_response(State, Ref, '$phn_cnode', Body) ->
+    %% C-node mode: phn_cnode's one report of an operation it collected (either state).
+    phn_rm_cnode:handle_report(State, Ref, Body);
 handle_response(#{pending_operations := P} = State, Ref, Node, Results) when is_reference(P) ->
     phn_rm_tracker:handle_response(State, Ref, Node, Results);
 handle_response(State, Ref, Node, Results) ->
@@ -168,3 +184,21 @@ split(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := _} = Req) -
     phn_nif:split_list(Req, removable_cid_nodes, ?MAX_PIDS_PER_REQUEST);
 split(Req) ->
     [Req].
+
+%%% Default mode (process-wide) -------------------------------------------------------
+%% One setting for every coordinator of this node, read where a mode acts: `map'
+%% (ProcessHub's behaviour, the default), `tracker', `cnode'.
+
+-define(DEFAULT_MODE_KEY, {phn_request_manager, default_mode}).
+
+%% @doc Set the process-wide default mode. Any other value raises `{badarg, Value}'.
+-spec set_default_mode(map | tracker | cnode) -> ok.
+set_default_mode(Mode) when Mode =:= map; Mode =:= tracker; Mode =:= cnode ->
+    persistent_term:put(?DEFAULT_MODE_KEY, Mode);
+set_default_mode(Other) ->
+    erlang:error({badarg, Other}).
+
+%% @doc The process-wide default mode (`map' until set).
+-spec default_mode() -> map | tracker | cnode.
+default_mode() ->
+    persistent_term:get(?DEFAULT_MODE_KEY, map).

@@ -1,0 +1,120 @@
+%% @doc C-node mode of the drop-in `phn_request_manager', behind ProcessHub's own
+%% coordinator (`phn_request_manager:set_default_mode(cnode)', `phn_cnode' running).
+%%
+%% `compose_sub_requests/1' (the coordinator calls it before it dispatches) composes the
+%% sub-requests towards the C-node, so the target nodes cast their `operation_response's
+%% to `{HubId, CNode}', and registers the operation with `phn_cnode' for the calling
+%% process: each node with the chunks it owes (`phn_rm_tracker:expected/1'), collected
+%% until the operation's `expires_at'. `phn_cnode' then casts the outcome, once, as
+%% `{operation_response, TxRef, '$phn_cnode', Body}', which the coordinator hands, as any
+%% operation_response, to `handle_response/4'; `handle_report/3' takes it there.
+%%
+%% When `phn_cnode' is not running, or refuses or fails the registration, the operation is
+%% composed as in map mode (responses to this node) and runs in map mode; the first such
+%% fallback of a process is logged.
+-module(phn_rm_cnode).
+
+-export([compose_sub_requests/1, handle_report/3]).
+
+%% The C-node's window for an operation that never expires (`expires_at' not a number):
+%% the C-node saturates any deadline, so this means "never".
+-define(NEVER_MS, (1 bsl 62)).
+-define(FALLBACK_LOGGED, {?MODULE, fallback_logged}).
+
+%% @doc `phn_rm_common:compose_sub_requests/1' routed to the C-node and registered there;
+%% on any refusal, exactly as map mode composes.
+-spec compose_sub_requests(map()) -> {ok, map()} | {error, no_children}.
+compose_sub_requests(Op) ->
+    case phn_rm_common:compose_sub_requests(Op) of
+        {ok, Op1} -> {ok, route(Op1)};
+        Error -> Error
+    end.
+
+route(#{transaction_id := Ref, hub_id := HubId} = Op) ->
+    case whereis(phn_cnode) of
+        undefined ->
+            fallback(Op, not_running);
+        _ ->
+            try register_op(Op, Ref, HubId) of
+                {ok, Routed} -> Routed;
+                {error, Reason} -> fallback(Op, Reason)
+            catch
+                %% phn_cnode stopped or hung meanwhile, or an operation it cannot take.
+                Class:Reason -> fallback(Op, {Class, Reason})
+            end
+    end.
+
+register_op(#{sub_requests := Subs} = Op, Ref, HubId) ->
+    CNode = phn_cnode:cnode(),
+    Routed = Op#{sub_requests := [S#{originating_node => CNode} || S <- Subs]},
+    Expected = phn_rm_tracker:expected(Routed),
+    case phn_cnode:register_operation(Ref, HubId, Expected, window(Op), self(),
+                                      #{deliver => cast}) of
+        ok -> {ok, Routed};
+        {error, _} = Refused -> Refused
+    end.
+
+window(#{expires_at := ExpiresAt}) when is_integer(ExpiresAt) ->
+    max(ExpiresAt - erlang:monotonic_time(millisecond), 0);
+window(#{expires_at := ExpiresAt}) when is_float(ExpiresAt) ->
+    max(floor(ExpiresAt) - erlang:monotonic_time(millisecond), 0);
+window(_) ->
+    ?NEVER_MS.
+
+%% Nothing is lost: composed towards this node, the operation runs in map mode.
+fallback(Op, Reason) ->
+    case get(?FALLBACK_LOGGED) of
+        undefined ->
+            put(?FALLBACK_LOGGED, true),
+            logger:warning("phn_request_manager (C-node mode): phn_cnode did not take an "
+                           "operation (~0p); it runs in map mode. Further fallbacks of this "
+                           "process are not logged.", [Reason]);
+        _ ->
+            ok
+    end,
+    Op.
+
+%% @doc `handle_response(State, Ref, '$phn_cnode', Body)', the state's operations in a map
+%% or a tracker (read and written through `phn_request_manager', so either): `complete'
+%% finalizes the stored operation once with every node's results merged (where map mode
+%% puts them, `phn_rm_tracker:view/1'), replies to its awaiter if any and removes it;
+%% `expired' merges what arrived into the stored operation (await, await timeout and
+%% cleanup then behave as map mode with those responses); `{error, _}' leaves it to
+%% expire as in map mode. Unknown operations and any other body are ignored.
+-spec handle_report(map(), term(), term()) -> {noreply, map()}.
+handle_report(State, Ref, {complete, NodeResults}) ->
+    case node_results(NodeResults) andalso phn_request_manager:get(State, Ref) of
+        Op when is_map(Op) ->
+            Op1 = merge(Op, NodeResults, []),
+            Result = phn_rm_common:finalize(Op1, State),
+            Awaiter = maps:get(awaiter, Op1),
+            case phn_rm_common:truthy(Awaiter) of
+                true -> gen_server:reply(Awaiter, Result);
+                false -> ok
+            end,
+            {noreply, phn_request_manager:remove(State, Ref)};
+        _UnknownOrBad ->
+            {noreply, State}
+    end;
+handle_report(State, Ref, {expired, NodeResults, Missing}) ->
+    case node_results(NodeResults) andalso node_list(Missing) andalso
+         phn_request_manager:get(State, Ref) of
+        Op when is_map(Op) ->
+            {noreply, phn_request_manager:update(State, merge(Op, NodeResults, Missing))};
+        _UnknownOrBad ->
+            {noreply, State}
+    end;
+handle_report(State, _Ref, _ErrorOrOther) ->
+    {noreply, State}.
+
+merge(Op, NodeResults, Missing) ->
+    phn_rm_tracker:view(#{meta => Op, collected => NodeResults, missing => Missing}).
+
+%% The C-node's shape, [{Node, Results}]; anything else (improper lists too) is refused.
+node_results([]) -> true;
+node_results([{N, R} | T]) when is_atom(N), is_list(R) -> node_results(T);
+node_results(_) -> false.
+
+node_list([]) -> true;
+node_list([N | T]) when is_atom(N) -> node_list(T);
+node_list(_) -> false.

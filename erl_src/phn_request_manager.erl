@@ -6,7 +6,7 @@
 %%
 %% From Elixir: `alias :phn_request_manager, as: RequestManager`.
 %%
-%% With a phn_tracker instead of a map in the state's pending_operations, the state
+%% With tracker mode's layout instead of a map in the state's pending_operations, the state
 %% functions run in tracker mode (phn_rm_tracker; README.md, "Tracker mode").
 -module(phn_request_manager).
 
@@ -48,6 +48,9 @@
 -define(PIDS_REGISTER_REQ, 'Elixir.ProcessHub.Request.Handler.PidsRegisterRequest').
 -define(PIDS_UNREGISTER_REQ, 'Elixir.ProcessHub.Request.Handler.PidsUnregisterRequest').
 
+%% Tracker mode's pending_operations: two type tests, which a map fails at once.
+-define(TRACKER_MODE(P), (is_tuple(P) orelse is_reference(P))).
+
 -define(MAX_CHILDREN_PER_REQUEST, 1000).
 -define(MAX_PIDS_PER_REQUEST, 10000).
 
@@ -69,26 +72,27 @@ finalize(Op, State) -> phn_rm_common:finalize(Op, State).
 %%% State management
 %%
 %% Two modes, chosen by what the state holds in pending_operations: a map (ProcessHub's
-%% own behaviour, exactly) or a phn_tracker (tracker mode, phn_rm_tracker: chunk-aware,
-%% ignores responses from unexpected nodes). A tracker is a NIF resource, which
-%% is_reference/1 accepts; each map-mode clause follows, unchanged.
+%% own behaviour, exactly) or tracker mode (phn_rm_tracker: chunk-aware, ignores responses
+%% from unexpected nodes), which is a {phn_pending, Tracker, Ops} tuple or, before the
+%% first state function wraps it, a bare phn_tracker (a NIF resource, which is_reference/1
+%% accepts). Each map-mode clause follows, unchanged.
 
-store(#{pending_operations := P} = State, Op) when is_reference(P) ->
+store(#{pending_operations := P} = State, Op) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:store(State, Op);
 store(State, Op) ->
     phn_rm_common:store(State, Op).
 
-get(#{pending_operations := P} = State, Ref) when is_reference(P) ->
+get(#{pending_operations := P} = State, Ref) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:get(State, Ref);
 get(State, Ref) ->
     phn_rm_common:get(State, Ref).
 
-update(#{pending_operations := P} = State, Op) when is_reference(P) ->
+update(#{pending_operations := P} = State, Op) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:update(State, Op);
 update(State, Op) ->
     phn_rm_common:update(State, Op).
 
-remove(#{pending_operations := P} = State, Ref) when is_reference(P) ->
+remove(#{pending_operations := P} = State, Ref) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:remove(State, Ref);
 remove(State, Ref) ->
     phn_rm_common:remove(State, Ref).
@@ -97,24 +101,24 @@ cleanup_expired(State) ->
     cleanup_expired(State, erlang:monotonic_time(millisecond)).
 
 %% @doc cleanup_expired/1 with the clock given (monotonic milliseconds).
-cleanup_expired(#{pending_operations := P} = State, NowMs) when is_reference(P) ->
+cleanup_expired(#{pending_operations := P} = State, NowMs) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:cleanup_expired(State, NowMs);
 cleanup_expired(#{pending_operations := Pending} = State, NowMs) ->
     State#{pending_operations := phn_nif:cleanup_expired(Pending, NowMs)}.
 
 %%% GenServer handlers
 
-handle_response(#{pending_operations := P} = State, Ref, Node, Results) when is_reference(P) ->
+handle_response(#{pending_operations := P} = State, Ref, Node, Results) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:handle_response(State, Ref, Node, Results);
 handle_response(State, Ref, Node, Results) ->
     phn_rm_common:handle_response(?MODULE, State, Ref, Node, Results).
 
-handle_await(#{pending_operations := P} = State, Ref, From) when is_reference(P) ->
+handle_await(#{pending_operations := P} = State, Ref, From) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:handle_await(State, Ref, From);
 handle_await(State, Ref, From) ->
     phn_rm_common:handle_await(?MODULE, State, Ref, From).
 
-handle_timeout(#{pending_operations := P} = State, Ref, From) when is_reference(P) ->
+handle_timeout(#{pending_operations := P} = State, Ref, From) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:handle_timeout(State, Ref, From);
 handle_timeout(State, Ref, From) ->
     phn_rm_common:handle_timeout(State, Ref, From).

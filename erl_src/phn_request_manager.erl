@@ -39,7 +39,9 @@
     contraction_request/2,
     contraction_request/3,
     populate_forward/3,
-    split/1
+    split/1,
+    set_default_mode/1,
+    default_mode/0
 ]).
 
 -define(OPERATION, 'Elixir.ProcessHub.Service.RequestManager').
@@ -50,6 +52,8 @@
 
 %% Tracker mode's pending_operations: two type tests, which a map fails at once.
 -define(TRACKER_MODE(P), (is_tuple(P) orelse is_reference(P))).
+%% The mode store/update give a map state (set_default_mode/1).
+-define(DEFAULT_MODE, {?MODULE, default_mode}).
 
 -define(MAX_CHILDREN_PER_REQUEST, 1000).
 -define(MAX_PIDS_PER_REQUEST, 10000).
@@ -80,7 +84,7 @@ finalize(Op, State) -> phn_rm_common:finalize(Op, State).
 store(#{pending_operations := P} = State, Op) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:store(State, Op);
 store(State, Op) ->
-    phn_rm_common:store(State, Op).
+    map_store(State, Op).
 
 get(#{pending_operations := P} = State, Ref) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:get(State, Ref);
@@ -90,7 +94,33 @@ get(State, Ref) ->
 update(#{pending_operations := P} = State, Op) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:update(State, Op);
 update(State, Op) ->
-    phn_rm_common:update(State, Op).
+    map_store(State, Op).
+
+%% A map state stays in map mode, unless the default mode is tracker: then store/update
+%% of an operation the map does not hold takes the state over to tracker mode (a tracker
+%% owned by the calling process); the operations already in the map finish in map mode.
+map_store(State, Op) ->
+    case persistent_term:get(?DEFAULT_MODE, map) of
+        map -> phn_rm_common:store(State, Op);
+        tracker -> phn_rm_tracker:take_over(State, Op)
+    end.
+
+%% @doc The mode that `store/2' and `update/2' give a state whose `pending_operations' is a
+%% map (ProcessHub starts it as `%{}'): `map' (the default: ProcessHub's behaviour) or
+%% `tracker' (README.md, "Tracker mode"). For the whole VM; meant to be set once, at start
+%% (a persistent_term: changing it costs a global scan of the processes).
+-spec set_default_mode(map | tracker) -> ok.
+set_default_mode(Mode) when Mode =:= map; Mode =:= tracker ->
+    case persistent_term:get(?DEFAULT_MODE, map) of
+        Mode -> ok;
+        _ -> persistent_term:put(?DEFAULT_MODE, Mode)
+    end;
+set_default_mode(_) ->
+    error(badarg).
+
+-spec default_mode() -> map | tracker.
+default_mode() ->
+    persistent_term:get(?DEFAULT_MODE, map).
 
 remove(#{pending_operations := P} = State, Ref) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:remove(State, Ref);

@@ -43,6 +43,7 @@
          handle_await/3,
          handle_timeout/3,
          tracker/1,
+         take_over/2,
          expected/1,
          view/1]).
 
@@ -60,7 +61,9 @@
 -define(DEFAULT_FUTURE_TIMEOUT, 5000).
 
 -type entry() :: {Op :: map(), Responses :: [{node(), term()}]}.
--type pending() :: {phn_pending, phn_tracker:tracker(), #{term() => entry()}}.
+-type pending() :: {phn_pending, phn_tracker:tracker(), #{term() => entry()}}
+                 | {phn_pending, phn_tracker:tracker(), #{term() => entry()},
+                    Legacy :: #{term() => map()}}.
 
 %%====================================================================
 %% State management
@@ -83,6 +86,11 @@ store(#{pending_operations := {?P, T, Ops}} = State, Op) ->
         _ ->
             track(State, T, Ops, Ref, Op, Deadline)
     end;
+store(#{pending_operations := {?P, _, _, Legacy}} = State, Op) ->
+    case is_map_key(maps:get(transaction_id, Op), Legacy) of
+        true -> legacy(State, fun(S) -> phn_rm_common:store(S, Op) end);
+        false -> tracked(State, fun(S) -> store(S, Op) end)
+    end;
 store(State, Op) ->
     store(convert(State), Op).
 
@@ -103,6 +111,11 @@ get(#{pending_operations := {?P, T, Ops}}, Ref) ->
         _ ->
             nil
     end;
+get(#{pending_operations := {?P, T, Ops, Legacy}} = State, Ref) ->
+    case Legacy of
+        #{Ref := Op} -> Op;
+        _ -> get(State#{pending_operations := {?P, T, Ops}}, Ref)
+    end;
 get(State, Ref) ->
     get(convert(State), Ref).
 
@@ -112,6 +125,11 @@ remove(#{pending_operations := {?P, T, Ops}} = State, Ref) ->
     case is_map_key(Ref, Ops) of
         true -> wrap(State, T, maps:remove(Ref, Ops));
         false -> State
+    end;
+remove(#{pending_operations := {?P, _, _, Legacy}} = State, Ref) ->
+    case is_map_key(Ref, Legacy) of
+        true -> legacy(State, fun(S) -> phn_rm_common:remove(S, Ref) end);
+        false -> tracked(State, fun(S) -> remove(S, Ref) end)
     end;
 remove(State, Ref) ->
     remove(convert(State), Ref).
@@ -124,6 +142,9 @@ cleanup_expired(#{pending_operations := {?P, T, Ops}} = State, NowMs) ->
         [] -> State;
         Infos -> wrap(State, T, maps:without([Ref || #{ref := Ref} <- Infos], Ops))
     end;
+cleanup_expired(#{pending_operations := {?P, _, _, _}} = State, NowMs) ->
+    State1 = legacy(State, fun(S) -> phn_request_manager:cleanup_expired(S, NowMs) end),
+    tracked(State1, fun(S) -> cleanup_expired(S, NowMs) end);
 cleanup_expired(State, NowMs) ->
     cleanup_expired(convert(State), NowMs).
 
@@ -164,6 +185,11 @@ handle_response(#{pending_operations := {?P, T, Ops}} = State, Ref, Node, Result
         {ignored, _} ->
             {noreply, State}
     end;
+handle_response(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, Node, Results) ->
+    case is_map_key(Ref, Legacy) of
+        true -> legacy(State, fun(S) -> phn_request_manager:handle_response(S, Ref, Node, Results) end);
+        false -> tracked(State, fun(S) -> handle_response(S, Ref, Node, Results) end)
+    end;
 handle_response(State, Ref, Node, Results) ->
     handle_response(convert(State), Ref, Node, Results).
 
@@ -202,6 +228,11 @@ handle_await(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
             _ = phn_tracker:cancel(T, Ref),
             {reply, {error, pending_request_not_found}, State}
     end;
+handle_await(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, From) ->
+    case is_map_key(Ref, Legacy) of
+        true -> legacy(State, fun(S) -> phn_request_manager:handle_await(S, Ref, From) end);
+        false -> tracked(State, fun(S) -> handle_await(S, Ref, From) end)
+    end;
 handle_await(State, Ref, From) ->
     handle_await(convert(State), Ref, From).
 
@@ -228,6 +259,11 @@ handle_timeout(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
             _ = phn_tracker:cancel(T, Ref),
             {noreply, State}
     end;
+handle_timeout(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, From) ->
+    case is_map_key(Ref, Legacy) of
+        true -> legacy(State, fun(S) -> phn_request_manager:handle_timeout(S, Ref, From) end);
+        false -> tracked(State, fun(S) -> handle_timeout(S, Ref, From) end)
+    end;
 handle_timeout(State, Ref, From) ->
     handle_timeout(convert(State), Ref, From).
 
@@ -235,7 +271,21 @@ handle_timeout(State, Ref, From) ->
 %% `phn_tracker:stats/1'.
 -spec tracker(map()) -> phn_tracker:tracker().
 tracker(#{pending_operations := {?P, T, _}}) -> T;
+tracker(#{pending_operations := {?P, T, _, _}}) -> T;
 tracker(#{pending_operations := T}) when is_reference(T) -> T.
+
+%% @doc `store/2' on a state whose `pending_operations' is a map, in the default mode
+%% `tracker' (`phn_request_manager:set_default_mode/1'): an operation the map holds is
+%% stored there (it finishes in map mode); any other takes the state over to tracker mode,
+%% with a new tracker owned by the calling process. The operations of the map stay
+%% beside it as `{phn_pending, Tracker, Ops, Legacy}', handled in map mode until the last
+%% is gone, when the layout becomes `{phn_pending, Tracker, Ops}'.
+-spec take_over(map(), map()) -> map().
+take_over(#{pending_operations := Map} = State, Op) when is_map(Map) ->
+    case is_map_key(maps:get(transaction_id, Op), Map) of
+        true -> phn_rm_common:store(State, Op);
+        false -> store(State#{pending_operations := with_legacy(phn_tracker:new(), #{}, Map)}, Op)
+    end.
 
 %%====================================================================
 %% The operation <-> tracker mapping
@@ -284,6 +334,29 @@ convert(#{pending_operations := T} = State) when is_reference(T) ->
 
 wrap(State, T, Ops) ->
     State#{pending_operations := {?P, T, Ops}}.
+
+with_legacy(T, Ops, Legacy) when map_size(Legacy) =:= 0 -> {?P, T, Ops};
+with_legacy(T, Ops, Legacy) -> {?P, T, Ops, Legacy}.
+
+%% Fun on the legacy map as a map-mode state, or on the tracked part as a tracker-mode
+%% state; Fun returns a state, {noreply, State} or {reply, Reply, State}.
+legacy(#{pending_operations := {?P, T, Ops, Legacy}} = State, Fun) ->
+    rewrap(Fun(State#{pending_operations := Legacy}),
+           fun(#{pending_operations := Legacy1} = S) ->
+                   S#{pending_operations := with_legacy(T, Ops, Legacy1)}
+           end).
+
+tracked(#{pending_operations := {?P, T, Ops, Legacy}} = State, Fun) ->
+    rewrap(Fun(State#{pending_operations := {?P, T, Ops}}),
+           fun(#{pending_operations := {?P, T1, Ops1}} = S) ->
+                   S#{pending_operations := with_legacy(T1, Ops1, Legacy)}
+           end);
+tracked(State, Fun) -> % the legacy map emptied on the way
+    Fun(State).
+
+rewrap({noreply, S}, Put) -> {noreply, Put(S)};
+rewrap({reply, Reply, S}, Put) -> {reply, Reply, Put(S)};
+rewrap(S, Put) -> Put(S).
 
 %% A new entry on both sides. A tracker entry the map did not know is a leftover of an
 %% older state: replaced.

@@ -664,3 +664,123 @@ ignored_responses_keep_the_state_test() ->
      || {Ref, Node} <- [{ref(Op), node1}, {ref(Op), stranger}, {make_ref(), node2}]],
     #{pending_operations := {phn_pending, _, Ops}} = S1,
     ?assertMatch([{_, [{node1, [{c1, _}]}]}], maps:values(Ops)).
+
+%%====================================================================
+%% Default mode: ProcessHub starts pending_operations as %{}
+%%====================================================================
+
+with_default_mode(Mode, Fun) ->
+    ?assertEqual(map, ?M:default_mode()),
+    ok = ?M:set_default_mode(Mode),
+    try Fun() after ok = ?M:set_default_mode(map) end.
+
+default_mode_setting_test() ->
+    ?assertEqual(map, ?M:default_mode()),
+    with_default_mode(tracker, fun() -> ?assertEqual(tracker, ?M:default_mode()) end),
+    ?assertEqual(map, ?M:default_mode()),
+    ?assertError(badarg, ?M:set_default_mode(cnode)),
+    %% In the default mode map, a map state stays ProcessHub's map.
+    Op = one_node_op(#{}),
+    ?assertEqual(#{ref(Op) => Op}, maps:get(pending_operations, ?M:store(hub_state(#{}), Op))),
+    ?assertEqual(#{ref(Op) => Op}, maps:get(pending_operations, ?M:update(hub_state(#{}), Op))).
+
+%% In the default mode tracker, the first store on an empty map takes the state over: a
+%% tracker owned by the caller, and every REFERENCE case runs as in tracker mode.
+default_tracker_takes_over_empty_map_test() ->
+    with_default_mode(tracker, fun() ->
+        Op = big_op(2500, #{}),
+        S = ?M:store(hub_state(#{}), Op),
+        ?assertMatch(#{pending_operations := {phn_pending, _, #{}}}, S),
+        T = phn_rm_tracker:tracker(S),
+        ?assertEqual(self(), maps:get(owner, phn_tracker:stats(T))),
+        ?assertEqual(1, pending(S)),
+        ?assert(erts_debug:same(Op, ?M:get(S, ref(Op)))),
+        %% Chunk-aware: node1 owes 3 chunks.
+        {noreply, S1} = ?M:handle_response(S, ref(Op), node1, chunk_results(1, 1000)),
+        {noreply, S2} = ?M:handle_response(S1, ref(Op), node2, [{c2, {ok, self()}}]),
+        ?assertEqual(1, pending(S2))
+    end),
+    %% The tests of this module, run with the map state in the default mode tracker, give
+    %% tracker mode's results.
+    Op2 = two_node_op(#{}),
+    Run = fun() ->
+              S0 = ?M:store(hub_state(#{}), Op2),
+              {noreply, S1} = ?M:handle_response(S0, ref(Op2), stranger, [x]),
+              {noreply, S2} = ?M:handle_response(S1, ref(Op2), node1, [{c1, {ok, self()}}]),
+              {noreply, S3} = ?M:handle_response(S2, ref(Op2), node2, [{c2, {ok, self()}}]),
+              pending(S3)
+          end,
+    ?assertEqual(1, Run()),
+    ?assertEqual(0, with_default_mode(tracker, Run)).
+
+%% Operations already pending in the map when the state is taken over finish in map mode
+%% (ProcessHub's outcome, responses, awaits, timeouts and expiry included); once the last
+%% is gone the layout is tracker mode's alone.
+default_tracker_keeps_legacy_ops_test() ->
+    Tag = make_ref(),
+    From = {self(), Tag},
+    A = two_node_op(#{awaiter => {self(), Tag}}),
+    B = two_node_op(#{options => [{timeout, 5000}]}),
+    C = two_node_op(#{timeout => -1000}),
+    New = two_node_op(#{}),
+    Map0 = state_with(map, [A, B, C]),
+    {noreply, Map1} = ?M:handle_response(Map0, ref(A), node1, [{c1, {ok, self()}}]),
+    with_default_mode(tracker, fun() ->
+        S0 = ?M:store(Map1, New),
+        #{pending_operations := {phn_pending, T, #{}, Legacy}} = S0,
+        ?assertEqual(lists:sort([ref(A), ref(B), ref(C)]), lists:sort(maps:keys(Legacy))),
+        ?assertEqual(1, phn_tracker:size(T)),
+        ?assertEqual(?M:get(Map1, ref(A)), ?M:get(S0, ref(A))),
+        ?assertEqual(New, ?M:get(S0, ref(New))),
+        %% An update of a legacy op stays in the map, in map mode.
+        S1 = ?M:update(S0, ?M:get(S0, ref(B))),
+        ?assertEqual(1, phn_tracker:size(T)),
+        %% A completes in map mode: a stranger's response joins completed_nodes there.
+        {noreply, S2} = ?M:handle_response(S1, ref(A), stranger, [x]),
+        ?assertEqual([node1, stranger], members(maps:get(completed_nodes, ?M:get(S2, ref(A))))),
+        %% (map mode: the stranger makes "all responded" false for ever: never completes.)
+        {noreply, S3} = ?M:handle_response(S2, ref(A), node2, [{c2, {ok, self()}}]),
+        ?assertEqual([node1, node2, stranger],
+                     members(maps:get(completed_nodes, ?M:get(S3, ref(A))))),
+        ?assertEqual([], flush()),
+        S5 = ?M:remove(S3, ref(A)),
+        ?assertEqual(nil, ?M:get(S5, ref(A))),
+        %% B: await deferred, then its timeout answers, in map mode.
+        {noreply, S6} = ?M:handle_await(S5, ref(B), From),
+        ?assertEqual(From, maps:get(awaiter, ?M:get(S6, ref(B)))),
+        {noreply, S7} = ?M:handle_timeout(S6, ref(B), From),
+        ?assertMatch([{Tag, #{status := error}}], flush()),
+        ?assertEqual(nil, ?M:get(S7, ref(B))),
+        %% C expires (legacy) while New stays (tracker); the legacy map is then gone.
+        S8 = ?M:cleanup_expired(S7),
+        ?assertMatch(#{pending_operations := {phn_pending, T, #{}}}, S8),
+        ?assertEqual(1, pending(S8)),
+        %% New completes in tracker mode.
+        {noreply, S9} = ?M:handle_response(S8, ref(New), node1, [{c1, {ok, self()}}]),
+        {noreply, S10} = ?M:handle_response(S9, ref(New), node2, [{c2, {ok, self()}}]),
+        ?assertEqual(0, pending(S10))
+    end).
+
+%% Every state function on the legacy layout, for an op on each side, and the flush of
+%% await_timeout timers.
+default_tracker_legacy_layout_test() ->
+    Old = one_node_op(#{}),
+    New = one_node_op(#{}),
+    Map = state_with(map, [Old]),
+    with_default_mode(tracker, fun() ->
+        S0 = ?M:store(Map, New),
+        ?assertMatch(#{pending_operations := {phn_pending, _, _, _}}, S0),
+        %% The tracked op answers in tracker mode while the legacy one waits.
+        {noreply, S1} = ?M:handle_response(S0, ref(New), node(), [{child1, {ok, self()}}]),
+        ?assertEqual(nil, ?M:get(S1, ref(New))),
+        ?assertEqual(Old, ?M:get(S1, ref(Old))),
+        ?assertMatch({reply, {error, pending_request_not_found}, _},
+                     ?M:handle_await(S1, make_ref(), {self(), make_ref()})),
+        ?assertMatch({noreply, _}, ?M:handle_timeout(S1, make_ref(), {self(), make_ref()})),
+        S2 = ?M:remove(S1, make_ref()),
+        ?assertMatch(#{pending_operations := {phn_pending, _, _, #{}}}, S2),
+        %% The legacy one completes: the layout becomes tracker mode's alone.
+        {noreply, S3} = ?M:handle_response(S2, ref(Old), node(), [{child1, {ok, self()}}]),
+        ?assertMatch(#{pending_operations := {phn_pending, _, #{}}}, S3),
+        ?assertEqual(0, pending(S3))
+    end).

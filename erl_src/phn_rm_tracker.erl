@@ -1,6 +1,7 @@
 %% @doc Tracker mode of the drop-in `phn_request_manager': its state functions when the
 %% coordinator state's `pending_operations' is `{phn_pending, Tracker, Ops}' (or a bare
-%% `phn_tracker', which the first state function wraps so).
+%% `phn_tracker', which the first state function wraps so; or, after `take_over/2' of a
+%% map state, `{phn_pending, Tracker, Ops, Legacy}' until the map's operations are gone).
 %%
 %% The work is split by what each side does best:
 %% <ul>

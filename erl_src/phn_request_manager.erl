@@ -6,7 +6,7 @@
 %%
 %% From Elixir: `alias :phn_request_manager, as: RequestManager`.
 %%
-%% With a phn_tracker instead of a map in the state's pending_operations, the state
+%% With tracker mode's layout instead of a map in the state's pending_operations, the state
 %% functions run in tracker mode (phn_rm_tracker; README.md, "Tracker mode").
 %%
 %% With `set_default_mode(cnode)' and phn_cnode running, compose_sub_requests/1 routes the
@@ -43,16 +43,21 @@
     contraction_request/2,
     contraction_request/3,
     populate_forward/3,
-    split/1
+    split/1,
+    set_default_mode/1,
+    default_mode/0
 ]).
-
--export([set_default_mode/1, default_mode/0]).
 
 -define(OPERATION, 'Elixir.ProcessHub.Service.RequestManager').
 -define(START_REQ, 'Elixir.ProcessHub.Request.Handler.StartChildrenRequest').
 -define(STOP_REQ, 'Elixir.ProcessHub.Request.Handler.StopChildrenRequest').
 -define(PIDS_REGISTER_REQ, 'Elixir.ProcessHub.Request.Handler.PidsRegisterRequest').
 -define(PIDS_UNREGISTER_REQ, 'Elixir.ProcessHub.Request.Handler.PidsUnregisterRequest').
+
+%% Tracker mode's pending_operations: two type tests, which a map fails at once.
+-define(TRACKER_MODE(P), (is_tuple(P) orelse is_reference(P))).
+%% The mode store/update give a map state (set_default_mode/1).
+-define(DEFAULT_MODE, {?MODULE, default_mode}).
 
 -define(MAX_CHILDREN_PER_REQUEST, 1000).
 -define(MAX_PIDS_PER_REQUEST, 10000).
@@ -82,26 +87,55 @@ finalize(Op, State) -> phn_rm_common:finalize(Op, State).
 %%% State management
 %%
 %% Two modes, chosen by what the state holds in pending_operations: a map (ProcessHub's
-%% own behaviour, exactly) or a phn_tracker (tracker mode, phn_rm_tracker: chunk-aware,
-%% ignores responses from unexpected nodes). A tracker is a NIF resource, which
-%% is_reference/1 accepts; each map-mode clause follows, unchanged.
+%% own behaviour, exactly) or tracker mode (phn_rm_tracker: chunk-aware, ignores responses
+%% from unexpected nodes), which is a {phn_pending, Tracker, Ops} tuple or, before the
+%% first state function wraps it, a bare phn_tracker (a NIF resource, which is_reference/1
+%% accepts). Each map-mode clause follows, unchanged.
 
-store(#{pending_operations := P} = State, Op) when is_reference(P) ->
+store(#{pending_operations := P} = State, Op) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:store(State, Op);
 store(State, Op) ->
-    phn_rm_common:store(State, Op).
+    map_store(State, Op).
 
-get(#{pending_operations := P} = State, Ref) when is_reference(P) ->
+get(#{pending_operations := P} = State, Ref) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:get(State, Ref);
 get(State, Ref) ->
     phn_rm_common:get(State, Ref).
 
-update(#{pending_operations := P} = State, Op) when is_reference(P) ->
+update(#{pending_operations := P} = State, Op) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:update(State, Op);
 update(State, Op) ->
-    phn_rm_common:update(State, Op).
+    map_store(State, Op).
 
-remove(#{pending_operations := P} = State, Ref) when is_reference(P) ->
+%% A map state stays in map mode, unless the default mode is tracker: then store/update
+%% of an operation the map does not hold takes the state over to tracker mode (a tracker
+%% owned by the calling process); the operations already in the map finish in map mode.
+map_store(State, Op) ->
+    case persistent_term:get(?DEFAULT_MODE, map) of
+        tracker -> phn_rm_tracker:take_over(State, Op);
+        _MapOrCnode -> phn_rm_common:store(State, Op)
+    end.
+
+%% @doc The mode of every coordinator of this VM whose `pending_operations' starts as a
+%% map (ProcessHub starts it as `%{}'): `map' (the default: ProcessHub's behaviour),
+%% `tracker' (`store/2' and `update/2' take the state over to tracker mode; README.md,
+%% "Tracker mode") or `cnode' (`compose_sub_requests/1' routes the responses to the C-node;
+%% README.md, "C-node mode"). Meant to be set once, at start (a persistent_term: changing
+%% it costs a global scan of the processes). Any other value raises `{badarg, Value}'.
+-spec set_default_mode(map | tracker | cnode) -> ok.
+set_default_mode(Mode) when Mode =:= map; Mode =:= tracker; Mode =:= cnode ->
+    case persistent_term:get(?DEFAULT_MODE, map) of
+        Mode -> ok;
+        _ -> persistent_term:put(?DEFAULT_MODE, Mode)
+    end;
+set_default_mode(Other) ->
+    erlang:error({badarg, Other}).
+
+-spec default_mode() -> map | tracker | cnode.
+default_mode() ->
+    persistent_term:get(?DEFAULT_MODE, map).
+
+remove(#{pending_operations := P} = State, Ref) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:remove(State, Ref);
 remove(State, Ref) ->
     phn_rm_common:remove(State, Ref).
@@ -110,7 +144,7 @@ cleanup_expired(State) ->
     cleanup_expired(State, erlang:monotonic_time(millisecond)).
 
 %% @doc cleanup_expired/1 with the clock given (monotonic milliseconds).
-cleanup_expired(#{pending_operations := P} = State, NowMs) when is_reference(P) ->
+cleanup_expired(#{pending_operations := P} = State, NowMs) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:cleanup_expired(State, NowMs);
 cleanup_expired(#{pending_operations := Pending} = State, NowMs) ->
     State#{pending_operations := phn_nif:cleanup_expired(Pending, NowMs)}.
@@ -120,17 +154,17 @@ cleanup_expired(#{pending_operations := Pending} = State, NowMs) ->
 handle_response(State, Ref, '$phn_cnode', Body) ->
     %% C-node mode: phn_cnode's one report of an operation it collected (either state).
     phn_rm_cnode:handle_report(State, Ref, Body);
-handle_response(#{pending_operations := P} = State, Ref, Node, Results) when is_reference(P) ->
+handle_response(#{pending_operations := P} = State, Ref, Node, Results) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:handle_response(State, Ref, Node, Results);
 handle_response(State, Ref, Node, Results) ->
     phn_rm_common:handle_response(?MODULE, State, Ref, Node, Results).
 
-handle_await(#{pending_operations := P} = State, Ref, From) when is_reference(P) ->
+handle_await(#{pending_operations := P} = State, Ref, From) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:handle_await(State, Ref, From);
 handle_await(State, Ref, From) ->
     phn_rm_common:handle_await(?MODULE, State, Ref, From).
 
-handle_timeout(#{pending_operations := P} = State, Ref, From) when is_reference(P) ->
+handle_timeout(#{pending_operations := P} = State, Ref, From) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:handle_timeout(State, Ref, From);
 handle_timeout(State, Ref, From) ->
     phn_rm_common:handle_timeout(State, Ref, From).
@@ -184,21 +218,3 @@ split(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := _} = Req) -
     phn_nif:split_list(Req, removable_cid_nodes, ?MAX_PIDS_PER_REQUEST);
 split(Req) ->
     [Req].
-
-%%% Default mode (process-wide) -------------------------------------------------------
-%% One setting for every coordinator of this node, read where a mode acts: `map'
-%% (ProcessHub's behaviour, the default), `tracker', `cnode'.
-
--define(DEFAULT_MODE_KEY, {phn_request_manager, default_mode}).
-
-%% @doc Set the process-wide default mode. Any other value raises `{badarg, Value}'.
--spec set_default_mode(map | tracker | cnode) -> ok.
-set_default_mode(Mode) when Mode =:= map; Mode =:= tracker; Mode =:= cnode ->
-    persistent_term:put(?DEFAULT_MODE_KEY, Mode);
-set_default_mode(Other) ->
-    erlang:error({badarg, Other}).
-
-%% @doc The process-wide default mode (`map' until set).
--spec default_mode() -> map | tracker | cnode.
-default_mode() ->
-    persistent_term:get(?DEFAULT_MODE_KEY, map).

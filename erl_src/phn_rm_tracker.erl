@@ -1,13 +1,28 @@
 %% @doc Tracker mode of the drop-in `phn_request_manager': its state functions when the
-%% coordinator state's `pending_operations' is a `phn_tracker' instead of a map.
+%% coordinator state's `pending_operations' is `{phn_pending, Tracker, Ops}' (or a bare
+%% `phn_tracker', which the first state function wraps so; or, after `take_over/2' of a
+%% map state, `{phn_pending, Tracker, Ops, Legacy}' until the map's operations are gone).
 %%
-%% The operation (the `%RequestManager{}' map) is the tracker operation's meta, packed (see
-%% `pack/1': children that a sub-request shares with `nodes_data' are kept once); what the
-%% nodes answered lives in the tracker. An operation expects one response per split chunk
-%% of each sub-request (`phn_request_manager:split/1', so a node sent 2500 children owes
-%% 3), from the nodes of `nodes_data' that are not yet in `completed_nodes'. Reads give the
-%% operation back with the recorded results merged in, exactly where map mode would have
-%% put them, so the handlers' `aggregate_results/1' and `post_process/3' work unchanged.
+%% The work is split by what each side does best:
+%% <ul>
+%% <li>`Tracker' (a `phn_tracker') holds only bookkeeping: each operation's key, the nodes
+%%   it waits for with their chunk counters, and its deadline. It decides when an
+%%   operation is complete, ignores strays and duplicates, and finds the expired ones in
+%%   O(k log n).</li>
+%% <li>`Ops' (`#{TxRef => {Operation, Responses}}', on the process heap) holds the
+%%   operation itself, the very term that was stored, and the responses counted so far,
+%%   newest first (`[{Node, Results}]'): a response is prepended, never copied.</li>
+%% </ul>
+%% An operation expects one response per split chunk of each sub-request
+%% (`phn_request_manager:split/1', so a node sent 2500 children owes 3), from the nodes of
+%% `nodes_data' that are not yet in `completed_nodes'. Reads and completion give the
+%% operation with the responses merged in once, exactly where map mode would have put
+%% them, so the handlers' `aggregate_results/1' and `post_process/3' work unchanged.
+%%
+%% An operation is pending when both sides hold it. The map decides existence: a
+%% reference it lacks is unknown, and the tracker's entry for it (left by a caller that
+%% went back to an older state) is cancelled when met. A map entry that the tracker no
+%% longer knows is unknown too, and dropped from the map by the function that meets it.
 %%
 %% Two outcomes differ from map mode, on purpose (the fixes of DESIGN.md):
 %% <ul>
@@ -18,7 +33,6 @@
 %%   `phn_tracker:stats/1'), so the operation still completes when its nodes have answered
 %%   (map mode can then never complete by responses).</li>
 %% </ul>
-%% The tracker is mutable: every function returns the state it was given.
 -module(phn_rm_tracker).
 
 -export([store/2,
@@ -29,134 +43,250 @@
          handle_response/4,
          handle_await/3,
          handle_timeout/3,
+         tracker/1,
+         take_over/2,
          expected/1,
-         view/1,
-         pack/1,
-         unpack/1]).
+         view/1]).
 
--define(RM, 'Elixir.ProcessHub.Service.RequestManager').
+-export_type([pending/0]).
+
+-define(P, phn_pending).
 -define(MAPSET, 'Elixir.MapSet').
+-define(START_REQ, 'Elixir.ProcessHub.Request.Handler.StartChildrenRequest').
+-define(STOP_REQ, 'Elixir.ProcessHub.Request.Handler.StopChildrenRequest').
+-define(PIDS_REGISTER_REQ, 'Elixir.ProcessHub.Request.Handler.PidsRegisterRequest').
+-define(PIDS_UNREGISTER_REQ, 'Elixir.ProcessHub.Request.Handler.PidsUnregisterRequest').
+%% phn_request_manager:split/1's batch sizes (ProcessHub's).
+-define(MAX_CHILDREN_PER_REQUEST, 1000).
+-define(MAX_PIDS_PER_REQUEST, 10000).
 -define(DEFAULT_FUTURE_TIMEOUT, 5000).
-%% pack/1: a packed operation, and the children a sub-request shares with nodes_data.
--define(PACKED, '$phn_packed').
--define(SHARED, '$phn_shared').
+
+-type entry() :: {Op :: map(), Responses :: [{node(), term()}]}.
+-type pending() :: {phn_pending, phn_tracker:tracker(), #{term() => entry()}}
+                 | {phn_pending, phn_tracker:tracker(), #{term() => entry()},
+                    Legacy :: #{term() => map()}}.
 
 %%====================================================================
 %% State management
 %%====================================================================
 
-%% @doc Track the operation (or, already tracked, replace its meta and deadline, keeping
-%% what was recorded: `store' and `update' are the same, as in map mode). Past the
-%% tracker's caps this raises `{phn_tracker, limit}'; on a closed tracker
+%% @doc Track the operation (or, already tracked, replace the operation and its deadline,
+%% keeping the responses counted: `store' and `update' are the same, as in map mode).
+%% Past the tracker's caps this raises `{phn_tracker, limit}'; on a closed tracker
 %% `{phn_tracker, closed}'.
 -spec store(map(), map()) -> map().
-store(#{pending_operations := Tracker} = State, Op) ->
+store(#{pending_operations := {?P, T, Ops}} = State, Op) ->
     Ref = maps:get(transaction_id, Op),
     Deadline = deadline(maps:get(expires_at, Op)),
-    Meta = pack(Op),
-    case phn_tracker:track(Tracker, Ref, expected(Op), #{deadline_ms => Deadline, meta => Meta}) of
-        ok ->
-            State;
-        {error, already_tracked} ->
-            ok = phn_tracker:update(Tracker, Ref, #{deadline_ms => Deadline, meta => Meta}),
-            State;
-        {error, Reason} ->
-            error({phn_tracker, Reason})
-    end.
+    case Ops of
+        #{Ref := {_Old, Responses}} ->
+            case phn_tracker:update(T, Ref, #{deadline_ms => Deadline}) of
+                ok -> wrap(State, T, Ops#{Ref := {Op, Responses}});
+                {error, not_found} -> track(State, T, maps:remove(Ref, Ops), Ref, Op, Deadline)
+            end;
+        _ ->
+            track(State, T, Ops, Ref, Op, Deadline)
+    end;
+store(#{pending_operations := {?P, _, _, Legacy}} = State, Op) ->
+    case is_map_key(maps:get(transaction_id, Op), Legacy) of
+        true -> legacy(State, fun(S) -> phn_rm_common:store(S, Op) end);
+        false -> tracked(State, fun(S) -> store(S, Op) end)
+    end;
+store(State, Op) ->
+    store(convert(State), Op).
 
 -spec update(map(), map()) -> map().
 update(State, Op) ->
     store(State, Op).
 
-%% @doc The operation with what its nodes answered merged in (see `view/1'), or `nil'.
+%% @doc The operation with the responses counted so far merged in (see `view/1'), or
+%% `nil'. With nothing counted it is the very term stored.
 -spec get(map(), term()) -> map() | nil.
-get(#{pending_operations := Tracker}, Ref) ->
-    case phn_tracker:get(Tracker, Ref) of
-        {ok, Info} -> view(Info);
-        {error, not_found} -> nil
-    end.
+get(#{pending_operations := {?P, T, Ops}}, Ref) ->
+    case Ops of
+        #{Ref := {Op, Responses}} ->
+            case phn_tracker:get(T, Ref) of
+                {ok, #{missing := Missing}} -> merge(Op, collect(Responses), Missing);
+                {error, not_found} -> nil
+            end;
+        _ ->
+            nil
+    end;
+get(#{pending_operations := {?P, T, Ops, Legacy}} = State, Ref) ->
+    case Legacy of
+        #{Ref := Op} -> Op;
+        _ -> get(State#{pending_operations := {?P, T, Ops}}, Ref)
+    end;
+get(State, Ref) ->
+    get(convert(State), Ref).
 
 -spec remove(map(), term()) -> map().
-remove(#{pending_operations := Tracker} = State, Ref) ->
-    _ = phn_tracker:cancel(Tracker, Ref),
-    State.
+remove(#{pending_operations := {?P, T, Ops}} = State, Ref) ->
+    _ = phn_tracker:cancel(T, Ref),
+    case is_map_key(Ref, Ops) of
+        true -> wrap(State, T, maps:remove(Ref, Ops));
+        false -> State
+    end;
+remove(#{pending_operations := {?P, _, _, Legacy}} = State, Ref) ->
+    case is_map_key(Ref, Legacy) of
+        true -> legacy(State, fun(S) -> phn_rm_common:remove(S, Ref) end);
+        false -> tracked(State, fun(S) -> remove(S, Ref) end)
+    end;
+remove(State, Ref) ->
+    remove(convert(State), Ref).
 
-%% @doc Drops the expired operations (no replies, no finalize, as in map mode).
+%% @doc Drops the expired operations (no replies, no finalize, as in map mode): the
+%% tracker finds them by its heap and names them; the map lets them go.
 -spec cleanup_expired(map(), integer()) -> map().
-cleanup_expired(#{pending_operations := Tracker} = State, NowMs) ->
-    _ = phn_tracker:drop_expired(Tracker, NowMs),
-    State.
+cleanup_expired(#{pending_operations := {?P, T, Ops}} = State, NowMs) ->
+    case phn_tracker:cleanup_expired(T, NowMs) of
+        [] -> State;
+        Infos -> wrap(State, T, maps:without([Ref || #{ref := Ref} <- Infos], Ops))
+    end;
+cleanup_expired(#{pending_operations := {?P, _, _, _}} = State, NowMs) ->
+    State1 = legacy(State, fun(S) -> phn_request_manager:cleanup_expired(S, NowMs) end),
+    tracked(State1, fun(S) -> cleanup_expired(S, NowMs) end);
+cleanup_expired(State, NowMs) ->
+    cleanup_expired(convert(State), NowMs).
 
 %%====================================================================
 %% GenServer handlers
 %%====================================================================
 
-%% @doc Records the response; on completion finalizes with every chunk's results, replies
-%% to the awaiter if any, and the operation is gone. Unknown operations, unexpected nodes
-%% and extra chunks are ignored.
+%% @doc Counts the response and keeps its results beside the operation; on completion
+%% merges every chunk's results in, finalizes, replies to the awaiter if any, and the
+%% operation is gone. Unknown operations, unexpected nodes and extra chunks are ignored.
 -spec handle_response(map(), term(), term(), term()) -> {noreply, map()}.
-handle_response(#{pending_operations := Tracker} = State, Ref, Node, Results) ->
-    case phn_tracker:record(Tracker, Ref, Node, Results, #{return_meta => true}) of
-        {complete, Collected, Meta} ->
-            Op1 = merge(unpack(Meta), Collected, []),
-            Result = phn_rm_common:finalize(Op1, State),
-            Awaiter = maps:get(awaiter, Op1),
-            case phn_rm_common:truthy(Awaiter) of
-                true -> gen_server:reply(Awaiter, Result);
-                false -> ok
-            end,
-            {noreply, State};
-        _PendingOrIgnored ->
+handle_response(#{pending_operations := {?P, T, Ops}} = State, Ref, Node, Results) ->
+    case phn_tracker:count(T, Ref, Node) of
+        {pending, _} ->
+            case Ops of
+                #{Ref := {Op, Responses}} ->
+                    {noreply, wrap(State, T, Ops#{Ref := {Op, [{Node, Results} | Responses]}})};
+                _ ->
+                    _ = phn_tracker:cancel(T, Ref),
+                    {noreply, State}
+            end;
+        complete ->
+            case maps:take(Ref, Ops) of
+                {{Op, Responses}, Ops1} ->
+                    Op1 = merge(Op, collect([{Node, Results} | Responses]), []),
+                    Result = phn_rm_common:finalize(Op1, State),
+                    Awaiter = maps:get(awaiter, Op1),
+                    case phn_rm_common:truthy(Awaiter) of
+                        true -> gen_server:reply(Awaiter, Result);
+                        false -> ok
+                    end,
+                    {noreply, wrap(State, T, Ops1)};
+                error ->
+                    {noreply, State}
+            end;
+        {ignored, unknown_operation} when is_map_key(Ref, Ops) ->
+            {noreply, wrap(State, T, maps:remove(Ref, Ops))};
+        {ignored, _} ->
             {noreply, State}
-    end.
+    end;
+handle_response(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, Node, Results) ->
+    case is_map_key(Ref, Legacy) of
+        true -> legacy(State, fun(S) -> phn_request_manager:handle_response(S, Ref, Node, Results) end);
+        false -> tracked(State, fun(S) -> handle_response(S, Ref, Node, Results) end)
+    end;
+handle_response(State, Ref, Node, Results) ->
+    handle_response(convert(State), Ref, Node, Results).
 
 %% @doc As map mode: answered now (finalized, removed) when every node has answered or the
 %% operation's `timeout' option is 0; otherwise the awaiter is stored and an
 %% `{await_timeout, Ref, From}' timer started.
 -spec handle_await(map(), term(), {pid(), term()}) ->
           {reply, term(), map()} | {noreply, map()}.
-handle_await(#{pending_operations := Tracker} = State, Ref, From) ->
-    case phn_tracker:peek(Tracker, Ref) of
-        {error, not_found} ->
-            {reply, {error, pending_request_not_found}, State};
-        {ok, Meta, Missing} ->
-            Timeout = phn_rm_common:kw_get(timeout, maps:get(options, packed_op(Meta)),
-                                           ?DEFAULT_FUTURE_TIMEOUT),
-            case Missing =:= 0 orelse Timeout == 0 of
-                true ->
-                    case phn_tracker:take(Tracker, Ref) of
-                        {ok, Info} ->
-                            {reply, phn_rm_common:finalize(view(Info), State), State};
-                        {error, not_found} -> % taken meanwhile by another process
-                            {reply, {error, pending_request_not_found}, State}
+handle_await(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
+    case Ops of
+        #{Ref := {Op, Responses}} ->
+            case phn_tracker:peek(T, Ref) of
+                {ok, _, Missing} ->
+                    Timeout = phn_rm_common:kw_get(timeout, maps:get(options, Op),
+                                                   ?DEFAULT_FUTURE_TIMEOUT),
+                    case Missing =:= 0 orelse Timeout == 0 of
+                        true ->
+                            State1 = wrap(State, T, maps:remove(Ref, Ops)),
+                            case phn_tracker:take(T, Ref) of
+                                {ok, #{missing := Nodes}} ->
+                                    Op1 = merge(Op, collect(Responses), Nodes),
+                                    {reply, phn_rm_common:finalize(Op1, State), State1};
+                                {error, not_found} -> % taken meanwhile by another process
+                                    {reply, {error, pending_request_not_found}, State1}
+                            end;
+                        false ->
+                            Op1 = phn_rm_common:set_awaiter(Op, From),
+                            _ = erlang:send_after(Timeout, self(), {await_timeout, Ref, From}),
+                            {noreply, wrap(State, T, Ops#{Ref := {Op1, Responses}})}
                     end;
-                false ->
-                    Meta1 = with_packed(Meta, fun(Op) -> phn_rm_common:set_awaiter(Op, From) end),
-                    _ = phn_tracker:update_meta(Tracker, Ref, Meta1),
-                    _ = erlang:send_after(Timeout, self(), {await_timeout, Ref, From}),
-                    {noreply, State}
-            end
-    end.
+                {error, not_found} ->
+                    {reply, {error, pending_request_not_found},
+                     wrap(State, T, maps:remove(Ref, Ops))}
+            end;
+        _ ->
+            _ = phn_tracker:cancel(T, Ref),
+            {reply, {error, pending_request_not_found}, State}
+    end;
+handle_await(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, From) ->
+    case is_map_key(Ref, Legacy) of
+        true -> legacy(State, fun(S) -> phn_request_manager:handle_await(S, Ref, From) end);
+        false -> tracked(State, fun(S) -> handle_await(S, Ref, From) end)
+    end;
+handle_await(State, Ref, From) ->
+    handle_await(convert(State), Ref, From).
 
 %% @doc As map mode: if `From' is the operation's awaiter, reply with the finalized
 %% (partial) result and remove the operation; otherwise nothing.
 -spec handle_timeout(map(), term(), {pid(), term()}) -> {noreply, map()}.
-handle_timeout(#{pending_operations := Tracker} = State, Ref, From) ->
-    case phn_tracker:peek(Tracker, Ref) of
-        {ok, Meta, _Missing} ->
-            case maps:get(awaiter, packed_op(Meta)) == From of
+handle_timeout(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
+    case Ops of
+        #{Ref := {Op, Responses}} ->
+            case maps:get(awaiter, Op) == From of
                 true ->
-                    case phn_tracker:take(Tracker, Ref) of
-                        {ok, Info} -> gen_server:reply(From, phn_rm_common:finalize(view(Info), State));
-                        {error, not_found} -> ok
-                    end;
+                    case phn_tracker:take(T, Ref) of
+                        {ok, #{missing := Nodes}} ->
+                            Op1 = merge(Op, collect(Responses), Nodes),
+                            gen_server:reply(From, phn_rm_common:finalize(Op1, State));
+                        {error, not_found} ->
+                            ok
+                    end,
+                    {noreply, wrap(State, T, maps:remove(Ref, Ops))};
                 false ->
-                    ok
+                    {noreply, State}
             end;
-        {error, not_found} ->
-            ok
-    end,
-    {noreply, State}.
+        _ ->
+            _ = phn_tracker:cancel(T, Ref),
+            {noreply, State}
+    end;
+handle_timeout(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, From) ->
+    case is_map_key(Ref, Legacy) of
+        true -> legacy(State, fun(S) -> phn_request_manager:handle_timeout(S, Ref, From) end);
+        false -> tracked(State, fun(S) -> handle_timeout(S, Ref, From) end)
+    end;
+handle_timeout(State, Ref, From) ->
+    handle_timeout(convert(State), Ref, From).
+
+%% @doc The `phn_tracker' of a tracker-mode state (wrapped or bare), e.g. for
+%% `phn_tracker:stats/1'.
+-spec tracker(map()) -> phn_tracker:tracker().
+tracker(#{pending_operations := {?P, T, _}}) -> T;
+tracker(#{pending_operations := {?P, T, _, _}}) -> T;
+tracker(#{pending_operations := T}) when is_reference(T) -> T.
+
+%% @doc `store/2' on a state whose `pending_operations' is a map, in the default mode
+%% `tracker' (`phn_request_manager:set_default_mode/1'): an operation the map holds is
+%% stored there (it finishes in map mode); any other takes the state over to tracker mode,
+%% with a new tracker owned by the calling process. The operations of the map stay
+%% beside it as `{phn_pending, Tracker, Ops, Legacy}', handled in map mode until the last
+%% is gone, when the layout becomes `{phn_pending, Tracker, Ops}'.
+-spec take_over(map(), map()) -> map().
+take_over(#{pending_operations := Map} = State, Op) when is_map(Map) ->
+    case is_map_key(maps:get(transaction_id, Op), Map) of
+        true -> phn_rm_common:store(State, Op);
+        false -> store(State#{pending_operations := with_legacy(phn_tracker:new(), #{}, Map)}, Op)
+    end.
 
 %%====================================================================
 %% The operation <-> tracker mapping
@@ -171,7 +301,7 @@ expected(#{nodes_data := NodesData, sub_requests := Subs, completed_nodes := Com
     Done = mapset_map(Completed),
     Chunks = lists:foldl(fun(Sub, Acc) ->
                                  Node = maps:get(node, Sub),
-                                 N = length(phn_request_manager:split(Sub)),
+                                 N = chunks(Sub),
                                  maps:update_with(Node, fun(C) -> C + N end, N, Acc)
                          end, #{}, Subs),
     {Expected, _} =
@@ -184,74 +314,113 @@ expected(#{nodes_data := NodesData, sub_requests := Subs, completed_nodes := Com
                     end, {[], #{}}, NodesData),
     lists:reverse(Expected).
 
-%% @doc The operation of a tracker info (`phn_tracker:get/2', `take/2') with the recorded
+%% @doc The operation of a tracker info (`#{meta := Op, collected := [{Node, Results}],
+%% missing := [Node]}', as `phn_tracker:get/2' or a C-node completion gives it) with the
 %% results merged in: the first sub-request of each node that answered gets the node's
-%% results (all its chunks, in arrival order; further sub-requests of the same node get
-%% `[]', so that nothing is counted twice), `status => completed' once the node gave all
-%% its chunks, and those nodes join `completed_nodes'. With nothing recorded the operation
-%% is returned as stored.
--spec view(phn_tracker:info()) -> map().
-view(#{meta := Meta, collected := Collected, missing := Missing}) ->
-    merge(unpack(Meta), Collected, Missing).
+%% results (further sub-requests of the same node get `[]', so that nothing is counted
+%% twice), `status => completed' unless the node is in `missing', and those nodes join
+%% `completed_nodes'. With nothing collected the operation is returned as it is.
+-spec view(#{meta := map(), collected := [{node(), term()}], missing := [node()],
+             _ => _}) -> map().
+view(#{meta := Op, collected := Collected, missing := Missing}) ->
+    merge(Op, maps:from_list(Collected), Missing).
 
-%% @doc The operation as kept in the tracker. ProcessHub composes each sub-request with
-%% the very children of its node's `nodes_data' entry; a copy out of the process heap (the
-%% tracker keeps terms in external format) would keep them twice, so a sub-request whose
-%% `children' is exactly (`=:=') its node's first `nodes_data' children keeps a marker
-%% instead, and `unpack/1' puts the term back (shared again on the heap). An operation
-%% with nothing to share, or that already holds the marker, is kept as it is.
--spec pack(map()) -> map() | {'$phn_packed', map()}.
-pack(#{nodes_data := NodesData, sub_requests := Subs} = Op)
-  when is_list(NodesData), is_list(Subs) ->
-    First = first_children(NodesData),
-    Share = fun(#{node := N, children := C} = Sub, Any) when is_map_key(N, First), C =/= [] ->
-                    case map_get(N, First) =:= C of
-                        true -> {Sub#{children := ?SHARED}, true};
-                        false -> {Sub, Any}
-                    end;
-               (Sub, Any) ->
-                    {Sub, Any}
-            end,
-    case lists:any(fun(#{children := ?SHARED}) -> true; (_) -> false end, Subs) of
-        true ->
-            Op; % holds the marker itself: kept as it is
-        false ->
-            case lists:mapfoldl(Share, false, Subs) of
-                {Subs1, true} -> {?PACKED, Op#{sub_requests := Subs1}};
-                {_, false} -> Op
-            end
-    end;
-pack(Op) ->
-    Op.
+%%====================================================================
+%% Internals
+%%====================================================================
 
-%% @doc The operation of a `pack/1'ed one.
--spec unpack(map() | {'$phn_packed', map()}) -> map().
-unpack({?PACKED, #{nodes_data := NodesData, sub_requests := Subs} = Op}) ->
-    First = first_children(NodesData),
-    Restore = fun(#{node := N, children := ?SHARED} = Sub) -> Sub#{children := map_get(N, First)};
-                 (Sub) -> Sub
-              end,
-    Op#{sub_requests := lists:map(Restore, Subs)};
-unpack(Op) ->
-    Op.
+%% A bare tracker becomes an empty tracker-mode layout.
+convert(#{pending_operations := T} = State) when is_reference(T) ->
+    State#{pending_operations := {?P, T, #{}}}.
 
-%% The fields of a packed operation that packing does not touch (options, awaiter).
-packed_op({?PACKED, Op}) -> Op;
-packed_op(Op) -> Op.
+wrap(State, T, Ops) ->
+    State#{pending_operations := {?P, T, Ops}}.
 
-with_packed({?PACKED, Op}, Fun) -> {?PACKED, Fun(Op)};
-with_packed(Op, Fun) -> Fun(Op).
+with_legacy(T, Ops, Legacy) when map_size(Legacy) =:= 0 -> {?P, T, Ops};
+with_legacy(T, Ops, Legacy) -> {?P, T, Ops, Legacy}.
 
-%% Each node's children in its first nodes_data entry.
-first_children(NodesData) ->
-    lists:foldl(fun({N, C}, Acc) when not is_map_key(N, Acc) -> Acc#{N => C};
-                   (_, Acc) -> Acc
-                end, #{}, NodesData).
+%% Fun on the legacy map as a map-mode state, or on the tracked part as a tracker-mode
+%% state; Fun returns a state, {noreply, State} or {reply, Reply, State}.
+legacy(#{pending_operations := {?P, T, Ops, Legacy}} = State, Fun) ->
+    rewrap(Fun(State#{pending_operations := Legacy}),
+           fun(#{pending_operations := Legacy1} = S) ->
+                   S#{pending_operations := with_legacy(T, Ops, Legacy1)}
+           end).
 
-merge(Op, [], _Missing) ->
+tracked(#{pending_operations := {?P, T, Ops, Legacy}} = State, Fun) ->
+    rewrap(Fun(State#{pending_operations := {?P, T, Ops}}),
+           fun(#{pending_operations := {?P, T1, Ops1}} = S) ->
+                   S#{pending_operations := with_legacy(T1, Ops1, Legacy)}
+           end);
+tracked(State, Fun) -> % the legacy map emptied on the way
+    Fun(State).
+
+rewrap({noreply, S}, Put) -> {noreply, Put(S)};
+rewrap({reply, Reply, S}, Put) -> {reply, Reply, Put(S)};
+rewrap(S, Put) -> Put(S).
+
+%% A new entry on both sides. A tracker entry the map did not know is a leftover of an
+%% older state: replaced.
+track(State, T, Ops, Ref, Op, Deadline) ->
+    Expected = expected(Op),
+    Opts = #{deadline_ms => Deadline},
+    Result = case phn_tracker:track(T, Ref, Expected, Opts) of
+                 {error, already_tracked} ->
+                     _ = phn_tracker:cancel(T, Ref),
+                     phn_tracker:track(T, Ref, Expected, Opts);
+                 Other ->
+                     Other
+             end,
+    case Result of
+        ok -> wrap(State, T, Ops#{Ref => {Op, []}});
+        {error, Reason} -> error({phn_tracker, Reason})
+    end.
+
+%% How many responses a sub-request owes: the length of phn_request_manager:split/1's
+%% result, counted without building the chunks.
+chunks(#{'__struct__' := S, children := Children})
+  when (S =:= ?START_REQ orelse S =:= ?STOP_REQ), is_list(Children) ->
+    batches(length(Children), ?MAX_CHILDREN_PER_REQUEST);
+chunks(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := Data}) when is_map(Data) ->
+    batches(map_size(Data), ?MAX_PIDS_PER_REQUEST);
+chunks(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := Cids}) when is_list(Cids) ->
+    batches(length(Cids), ?MAX_PIDS_PER_REQUEST);
+chunks(Sub) ->
+    length(phn_request_manager:split(Sub)).
+
+batches(N, Max) when N =< Max -> 1;
+batches(N, Max) -> (N + Max - 1) div Max.
+
+%% The responses (newest first) as #{Node => Results}: a node's chunks concatenated in
+%% arrival order (one chunk as it came; a chunk that is not a proper list joins a
+%% concatenation as one element), as phn_tracker would hand them back.
+collect([]) ->
+    #{};
+collect([{Node, Results}]) ->
+    #{Node => Results};
+collect(Responses) ->
+    ByNode = lists:foldl(fun({Node, R}, Acc) ->
+                                 case Acc of
+                                     #{Node := {one, Newer}} -> Acc#{Node := {many, prepend(R, tail(Newer))}};
+                                     #{Node := {many, L}} -> Acc#{Node := {many, prepend(R, L)}};
+                                     _ -> Acc#{Node => {one, R}}
+                                 end
+                         end, #{}, Responses),
+    maps:map(fun(_, {one, R}) -> R; (_, {many, L}) -> L end, ByNode).
+
+tail(R) when is_list(R) ->
+    try length(R) of _ -> R catch error:badarg -> [R] end;
+tail(R) ->
+    [R].
+
+prepend(R, Acc) when is_list(R) ->
+    try R ++ Acc catch error:badarg -> [R | Acc] end;
+prepend(R, Acc) ->
+    [R | Acc].
+
+merge(Op, Results, _Missing) when map_size(Results) =:= 0 ->
     Op;
-merge(#{sub_requests := Subs, completed_nodes := Completed} = Op, Collected, Missing) ->
-    Results = maps:from_list(Collected),
+merge(#{sub_requests := Subs, completed_nodes := Completed} = Op, Results, Missing) ->
     Partial = maps:from_list([{N, true} || N <- Missing]),
     {Subs1, _} =
         lists:mapfoldl(
@@ -271,12 +440,8 @@ merge(#{sub_requests := Subs, completed_nodes := Completed} = Op, Collected, Mis
                           {Sub, Given}
                   end
           end, #{}, Subs),
-    Done = [N || {N, _} <- Collected, not is_map_key(N, Partial)],
+    Done = [N || N <- maps:keys(Results), not is_map_key(N, Partial)],
     Op#{sub_requests := Subs1, completed_nodes := mapset_add(Completed, Done)}.
-
-%%====================================================================
-%% Helpers
-%%====================================================================
 
 %% expires_at as a deadline: integers as they are; nil (or any non-number, above every
 %% number in term order) never expires, as `Now > ExpiresAt' is then never true.

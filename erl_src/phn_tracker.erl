@@ -25,6 +25,7 @@
          track/4,
          record/4,
          record/5,
+         count/3,
          get/2,
          peek/2,
          take/2,
@@ -121,6 +122,9 @@ record(Tracker, Ref, Node, Results, Opts) when is_map(Opts) ->
     phn_nif:tracker_record(Tracker, Ref, Node, Results, WithMeta);
 record(_, _, _, _, _) ->
     error(badarg).
+
+%% @doc Record one chunk of `Node' and keep no term (temporary wrapper of `record/4').
+count(T, Ref, Node) -> case record(T, Ref, Node, []) of {complete, _} -> complete; Other -> Other end.
 
 %% @doc The operation as it stands, left in place: `{ok, Info}' with `ref', `meta'
 %% (`undefined' when none was given), `collected' (nodes that gave at least one chunk),

@@ -20,7 +20,11 @@
 new_state(map) -> hub_state(#{});
 new_state(tracker) -> hub_state(phn_tracker:new()).
 
+%% Pending operations; in tracker mode both sides must agree.
 pending(#{pending_operations := P}) when is_map(P) -> map_size(P);
+pending(#{pending_operations := {phn_pending, T, Ops}}) ->
+    ?assertEqual(map_size(Ops), phn_tracker:size(T)),
+    map_size(Ops);
 pending(#{pending_operations := T}) -> phn_tracker:size(T).
 
 state_with(Mode, Ops) ->
@@ -372,10 +376,10 @@ split_chunks_fix_test() ->
 %% arrival order) and node1 is not yet in completed_nodes.
 split_chunks_get_test() ->
     Op = big_op(2500, #{}),
-    S = state_with(tracker, [Op]),
-    {noreply, S} = ?M:handle_response(S, ref(Op), node1, chunk_results(2001, 2500)),
-    {noreply, S} = ?M:handle_response(S, ref(Op), node1, chunk_results(1, 1000)),
-    Got = ?M:get(S, ref(Op)),
+    S0 = state_with(tracker, [Op]),
+    {noreply, S1} = ?M:handle_response(S0, ref(Op), node1, chunk_results(2001, 2500)),
+    {noreply, S2} = ?M:handle_response(S1, ref(Op), node1, chunk_results(1, 1000)),
+    Got = ?M:get(S2, ref(Op)),
     [SR1, SR2] = maps:get(sub_requests, Got),
     ?assertEqual(chunk_results(2001, 2500) ++ chunk_results(1, 1000), maps:get(results, SR1)),
     ?assertEqual(dispatched, maps:get(status, SR1)),
@@ -383,11 +387,11 @@ split_chunks_get_test() ->
     ?assertEqual([], members(maps:get(completed_nodes, Got))),
     %% An await with timeout 0 now answers with what arrived: the missing chunk's children
     %% are absent (as in map mode, which would also have lost the first chunk's).
-    S = ?M:update(S, Got#{options := [{timeout, 0}]}),
-    {reply, R, S} = ?M:handle_await(S, ref(Op), {self(), make_ref()}),
+    S3 = ?M:update(S2, Got#{options := [{timeout, 0}]}),
+    {reply, R, S4} = ?M:handle_await(S3, ref(Op), {self(), make_ref()}),
     ?assertEqual(1500, length(maps:get(started, R))),
     ?assertEqual([{c2, {error, no_response}}], maps:get(errors, R)),
-    ?assertEqual(0, pending(S)).
+    ?assertEqual(0, pending(S4)).
 
 %% A response from a node outside the operation. Map mode records it in completed_nodes,
 %% after which the operation can never complete by responses. Tracker mode ignores it
@@ -411,7 +415,7 @@ unexpected_node_fix_test() ->
     ?assertMatch(#{status := ok, errors := []}, TrReply),
     ?assertEqual(2, length(maps:get(started, TrReply))),
     ?assertMatch(#{ignored := #{unexpected_node := 1}},
-                 phn_tracker:stats(maps:get(pending_operations, TrS))).
+                 phn_tracker:stats(phn_rm_tracker:tracker(TrS))).
 
 %% A second response from a node (not split): map mode overwrites the node's results with
 %% the latest; tracker mode keeps the first and ignores the extra one (counted).
@@ -429,8 +433,7 @@ duplicate_response_test() ->
 
 %% Tracker mode's caps: past max_ops, store raises {phn_tracker, limit}.
 store_past_cap_test() ->
-    S = hub_state(phn_tracker:new(#{max_ops => 1})),
-    S = ?M:store(S, make_operation(#{})),
+    S = ?M:store(hub_state(phn_tracker:new(#{max_ops => 1})), make_operation(#{})),
     ?assertError({phn_tracker, limit}, ?M:store(S, make_operation(#{}))).
 
 %% Map mode is untouched: a map state never reaches the tracker code.
@@ -448,32 +451,336 @@ bad_input_test() ->
     ?assertError(_, ?M:store(S, (make_operation(#{}))#{completed_nodes := not_a_mapset})),
     Op = two_node_op(#{options => not_a_list}),
     ?assertError(_, ?M:handle_await(?M:store(S, Op), ref(Op), From)),
-    ?assertEqual({noreply, S}, ?M:handle_response(S, make_ref(), 42, [])).
+    S1 = ?M:remove(S, make_ref()),
+    ?assertEqual({noreply, S1}, ?M:handle_response(S1, make_ref(), 42, [])).
 
 %%====================================================================
-%% The kept operation: children shared with nodes_data are kept once
+%% The layout: bookkeeping in the tracker, the payload on the heap
 %%====================================================================
 
-%% pack/1 then unpack/1 gives the operation back exactly, whatever shares what; the
-%% tracker returns it from get/2 as stored.
-pack_round_trip_test() ->
-    Kids = fun(Tag, N) -> [#{child_id => {Tag, I}} || I <- lists:seq(1, N)] end,
-    K1 = Kids(a, 50),
-    K2 = Kids(b, 3),
-    Shared = two_node_op(#{nodes_data => [{node1, K1}, {node2, K2}, {node1, Kids(c, 2)}],
-                           sub_requests => [sub_request(node1, nil, dispatched, K1),
-                                            sub_request(node2, nil, dispatched, Kids(z, 3)),
-                                            sub_request(node1, nil, dispatched, Kids(c, 2)),
-                                            sub_request(node3, nil, dispatched, K2)]}),
-    Literal = two_node_op(#{sub_requests => [sub_request(node1, nil, dispatched, '$phn_shared'),
-                                             sub_request(node2, nil, dispatched,
-                                                         [#{child_id => c2}])]}),
-    NoChildren = maps:remove(sub_requests, two_node_op(#{})),
-    Ops = [Shared, Literal, NoChildren, two_node_op(#{}), one_node_op(#{}),
-           two_node_op(#{nodes_data => [{node1, []}, {node2, not_a_list}]})],
-    [?assertEqual(Op, phn_rm_tracker:unpack(phn_rm_tracker:pack(Op))) || Op <- Ops],
-    ?assertMatch({'$phn_packed', _}, phn_rm_tracker:pack(Shared)),
-    ?assertEqual(Literal, phn_rm_tracker:pack(Literal)),
-    ?assert(erlang:external_size(phn_rm_tracker:pack(Shared)) < erlang:external_size(Shared)),
-    S = ?M:store(new_state(tracker), Shared),
-    ?assertEqual(Shared, ?M:get(S, ref(Shared))).
+%% An operation whose node1 was sent N children (each with a child_spec) and node2 none.
+payload_op(N) ->
+    Kids = [#{child_id => {k, I}, child_spec => #{id => {k, I}, start => {m, f, [I]}}}
+            || I <- lists:seq(1, N)],
+    make_operation(#{nodes_data => [{node1, Kids}, {node2, []}],
+                     sub_requests => [sub_request(node1, nil, dispatched, Kids),
+                                      sub_request(node2, nil, dispatched, [])]}).
+
+%% The stored operation is kept as the very term given (no copy, no packing): get/2 gives
+%% it back as the same term, a response's results are the same term in the view, and the
+%% tracker's native memory does not grow with the payload.
+stored_op_is_not_copied_test() ->
+    Op = payload_op(3000),
+    S = ?M:store(new_state(tracker), Op),
+    ?assert(erts_debug:same(Op, ?M:get(S, ref(Op)))),
+    Results = [{{k, I}, {ok, self()}} || I <- lists:seq(1, 1000)],
+    {noreply, S1} = ?M:handle_response(S, ref(Op), node1, Results),
+    [SR1, _] = maps:get(sub_requests, ?M:get(S1, ref(Op))),
+    ?assert(erts_debug:same(Results, maps:get(results, SR1))),
+    ?assert(erts_debug:same(maps:get(children, SR1),
+                            maps:get(children, hd(maps:get(sub_requests, Op))))),
+    %% The same operation with one child costs the table no more bytes than with 3000.
+    SSmall = ?M:store(new_state(tracker), payload_op(1)),
+    Bytes = fun(St) -> maps:get(bytes, phn_tracker:stats(phn_rm_tracker:tracker(St))) end,
+    ?assert(Bytes(S) < Bytes(SSmall) + 256).
+
+%% Every chunk's results, merged as phn_tracker itself concatenates them (one chunk as
+%% sent; a chunk that is not a proper list joins the concatenation as one element), on
+%% the node's first sub-request, in arrival order, at completion and in get/2.
+chunks_merged_as_the_tracker_does_test() ->
+    Sequences = [[[a]], [x], [[a], [b, c], [d]], [x, [b]], [[a], x], [[a | z], [c]],
+                 [[], [a]], [[a], []], [{t}, {u}, [v]]],
+    [begin
+         Op = big_op(length(Chunks) * 1000, #{}),
+         T = phn_tracker:new(),
+         ok = phn_tracker:track(T, r, [{node1, length(Chunks)}], #{timeout_ms => 60000}),
+         Native = lists:foldl(fun(C, _) -> phn_tracker:record(T, r, node1, C) end, none, Chunks),
+         {complete, [{node1, Expected}]} = Native,
+         S = lists:foldl(fun(C, Acc) ->
+                                 {noreply, Acc1} = ?M:handle_response(Acc, ref(Op), node1, C),
+                                 Acc1
+                         end, state_with(tracker, [Op]), Chunks),
+         [SR1, _] = maps:get(sub_requests, ?M:get(S, ref(Op))),
+         ?assertEqual({Chunks, Expected}, {Chunks, maps:get(results, SR1)}),
+         ?assertEqual([node1], members(maps:get(completed_nodes, ?M:get(S, ref(Op)))))
+     end || Chunks <- Sequences].
+
+%% A node listed twice with two sub-requests owes both's chunks; its results go to the
+%% first sub-request, [] to the second, as in phn_rm_tracker:view/1.
+duplicate_node_subrequests_test() ->
+    Kids = fun(From, To) -> [#{child_id => {k, I}} || I <- lists:seq(From, To)] end,
+    Tag = make_ref(),
+    Op = make_operation(#{nodes_data => [{node1, Kids(1, 1500)}],
+                          sub_requests => [sub_request(node1, nil, dispatched, Kids(1, 1500)),
+                                           sub_request(node1, nil, dispatched, Kids(1501, 1600))],
+                          awaiter => {self(), Tag}}),
+    ?assertEqual([{node1, 3}], phn_rm_tracker:expected(Op)),
+    S = lists:foldl(fun({F, L}, Acc) ->
+                            {noreply, Acc1} = ?M:handle_response(Acc, ref(Op), node1, chunk_results(F, L)),
+                            Acc1
+                    end, state_with(tracker, [Op]), [{1, 1000}, {1001, 1500}, {1501, 1600}]),
+    ?assertEqual(0, pending(S)),
+    {Tag, Reply} = recv(1000),
+    ?assertEqual(1600, length(maps:get(started, Reply))).
+
+%% The chunk counts of expected/1 are what split/1 makes, without building the chunks.
+expected_counts_split_chunks_test() ->
+    Ids = fun(N) -> [#{child_id => {k, I}} || I <- lists:seq(1, N)] end,
+    Reqs = [sub_request(n, nil, dispatched, Ids(N)) || N <- [0, 1, 999, 1000, 1001, 2500, 3000]]
+        ++ [phn_test_helpers:stop_sub_request(n, nil, dispatched, Ids(N)) || N <- [0, 1000, 1001]]
+        ++ [(?PIDS_REG:'__struct__'())#{node => n, children_data => maps:from_list([{I, x} || I <- lists:seq(1, N)])}
+            || N <- [0, 10000, 10001, 25000]]
+        ++ [(?PIDS_UNREG:'__struct__'())#{node => n, removable_cid_nodes => lists:seq(1, N)}
+            || N <- [0, 10000, 10001]],
+    [?assertEqual([{n, length(?M:split(Req))}],
+                  phn_rm_tracker:expected(make_operation(#{nodes_data => [{n, []}], sub_requests => [Req]})))
+     || Req <- Reqs].
+
+%%====================================================================
+%% The two sides disagree (a caller went back to an older state): never a crash
+%%====================================================================
+
+%% The map holds the operation, the tracker no longer does (it completed from a newer
+%% state): the operation is unknown, and each function that meets it drops it.
+map_orphan_test() ->
+    Tag = make_ref(),
+    Op = two_node_op(#{awaiter => {self(), Tag}, options => [{timeout, 5000}]}),
+    {noreply, S1} = ?M:handle_response(state_with(tracker, [Op]), ref(Op), node1, [{c1, {ok, self()}}]),
+    {noreply, S2} = ?M:handle_response(S1, ref(Op), node2, [{c2, {ok, self()}}]),
+    ?assertMatch({Tag, #{status := ok}}, recv(1000)),
+    ?assertEqual(0, pending(S2)),
+    T = phn_rm_tracker:tracker(S1),
+    Orphan = fun(#{pending_operations := {phn_pending, _, Ops}}) -> maps:keys(Ops) end,
+    ?assertEqual([ref(Op)], Orphan(S1)),
+    ?assertEqual(nil, ?M:get(S1, ref(Op))),
+    {noreply, R1} = ?M:handle_response(S1, ref(Op), node2, [{c2, {ok, self()}}]),
+    ?assertEqual([], Orphan(R1)),
+    ?assertEqual({reply, {error, pending_request_not_found}},
+                 erlang:delete_element(3, ?M:handle_await(S1, ref(Op), {self(), make_ref()}))),
+    {reply, _, R2} = ?M:handle_await(S1, ref(Op), {self(), make_ref()}),
+    ?assertEqual([], Orphan(R2)),
+    {noreply, R3} = ?M:handle_timeout(S1, ref(Op), {self(), Tag}),
+    ?assertEqual([], Orphan(R3)),
+    ?assertEqual([], Orphan(?M:remove(S1, ref(Op)))),
+    %% Stored again from the old state: tracked afresh, the stale response forgotten.
+    R4 = ?M:store(S1, Op),
+    ?assertEqual(1, pending(R4)),
+    ?assertEqual(Op, ?M:get(R4, ref(Op))),
+    ?assertEqual([], flush()),
+    ?assertEqual(1, phn_tracker:size(T)).
+
+%% The tracker holds the operation, the map does not (stored into a newer state the
+%% caller dropped): unknown; the tracker's leftover is cancelled when met.
+tracker_orphan_test() ->
+    Op = two_node_op(#{}),
+    S0 = ?M:remove(new_state(tracker), make_ref()),
+    T = phn_rm_tracker:tracker(S0),
+    _Newer = ?M:store(S0, Op),
+    ?assertEqual(1, phn_tracker:size(T)),
+    ?assertEqual(nil, ?M:get(S0, ref(Op))),
+    ?assertEqual({noreply, S0}, ?M:handle_response(S0, ref(Op), node1, [{c1, {ok, self()}}])),
+    ?assertEqual(0, phn_tracker:size(T)),
+    _ = ?M:store(S0, Op),
+    ?assertEqual({reply, {error, pending_request_not_found}, S0},
+                 ?M:handle_await(S0, ref(Op), {self(), make_ref()})),
+    ?assertEqual(0, phn_tracker:size(T)),
+    _ = ?M:store(S0, Op),
+    ?assertEqual({noreply, S0}, ?M:handle_timeout(S0, ref(Op), {self(), make_ref()})),
+    ?assertEqual(0, phn_tracker:size(T)),
+    %% A completing response for a leftover is ignored (no finalize, no reply).
+    _ = ?M:store(S0, (one_node_op(#{awaiter => {self(), make_ref()}}))#{transaction_id := ref(Op)}),
+    ?assertEqual({noreply, S0}, ?M:handle_response(S0, ref(Op), node(), [{child1, {ok, self()}}])),
+    ?assertEqual([], flush()),
+    %% Storing over a leftover tracks the operation afresh.
+    _ = ?M:store(S0, Op),
+    {noreply, _} = ?M:handle_response(S0, ref(Op), node1, [{c1, {ok, self()}}]),
+    S1 = ?M:store(S0, Op),
+    ?assertEqual(1, pending(S1)),
+    ?assertEqual(Op, ?M:get(S1, ref(Op))),
+    {noreply, S2} = ?M:handle_response(S1, ref(Op), node1, [{c1, {ok, self()}}]),
+    ?assertEqual(1, pending(S2)).
+
+%%====================================================================
+%% A bare tracker, as README documents it, and the other state functions
+%%====================================================================
+
+%% pending_operations => phn_tracker:new(): the first state function wraps it; until an
+%% operation is stored, every function sees an empty tracker mode.
+bare_tracker_test() ->
+    Bare = new_state(tracker),
+    T = maps:get(pending_operations, Bare),
+    Empty = {phn_pending, T, #{}},
+    Ref = make_ref(),
+    From = {self(), make_ref()},
+    ?assertEqual(nil, ?M:get(Bare, Ref)),
+    ?assertEqual(T, phn_rm_tracker:tracker(Bare)),
+    ?assertMatch(#{pending_operations := Empty}, ?M:remove(Bare, Ref)),
+    ?assertMatch(#{pending_operations := Empty}, ?M:cleanup_expired(Bare)),
+    ?assertMatch({noreply, #{pending_operations := Empty}}, ?M:handle_response(Bare, Ref, node1, [])),
+    ?assertMatch({reply, {error, pending_request_not_found}, #{pending_operations := Empty}},
+                 ?M:handle_await(Bare, Ref, From)),
+    ?assertMatch({noreply, #{pending_operations := Empty}}, ?M:handle_timeout(Bare, Ref, From)),
+    Op = one_node_op(#{}),
+    S = ?M:store(Bare#{other => kept}, Op),
+    ?assertMatch(#{other := kept, pending_operations := {phn_pending, T, #{}}}, S),
+    #{pending_operations := {phn_pending, T, Ops}} = S,
+    ?assertEqual(#{ref(Op) => {Op, []}}, Ops),
+    ?assertMatch({ok, #{ref := _}}, phn_tracker:get(T, ref(Op))).
+
+%% update/2 of a tracked operation replaces the operation and the deadline, keeping the
+%% responses counted; cleanup_expired drops the expired ones from both sides, with their
+%% responses, and leaves the others as they were.
+update_and_cleanup_test() ->
+    A = two_node_op(#{expires_at => 1000}),
+    B = two_node_op(#{expires_at => 1000}),
+    C = two_node_op(#{expires_at => nil}),
+    S0 = state_with(tracker, [A, B, C]),
+    {noreply, S1} = ?M:handle_response(S0, ref(A), node1, [{c1, {ok, self()}}]),
+    {noreply, S2} = ?M:handle_response(S1, ref(B), node1, [{c1, {ok, self()}}]),
+    {noreply, S3} = ?M:handle_response(S2, ref(C), node2, [{c2, {ok, self()}}]),
+    %% B moves to 5000 and gets another hub_id; its response stays.
+    S4 = ?M:update(S3, B#{expires_at := 5000, hub_id := moved}),
+    GotB = ?M:get(S4, ref(B)),
+    ?assertMatch(#{hub_id := moved, expires_at := 5000}, GotB),
+    ?assertEqual([node1], members(maps:get(completed_nodes, GotB))),
+    S5 = ?M:cleanup_expired(S4, 1001),
+    ?assertEqual(2, pending(S5)),
+    ?assertEqual(nil, ?M:get(S5, ref(A))),
+    ?assertEqual(GotB, ?M:get(S5, ref(B))),
+    ?assertEqual([node2], members(maps:get(completed_nodes, ?M:get(S5, ref(C))))),
+    %% Nothing more expired: the state is returned as it was.
+    ?assert(?M:cleanup_expired(S5, 1001) =:= S5),
+    S6 = ?M:cleanup_expired(S5, 5001),
+    ?assertEqual(1, pending(S6)),
+    {noreply, S7} = ?M:handle_response(S6, ref(C), node1, [{c1, {ok, self()}}]),
+    ?assertEqual(0, pending(S7)).
+
+%% Ignored responses change nothing: the state comes back as it was, the responses kept
+%% are those counted.
+ignored_responses_keep_the_state_test() ->
+    Op = two_node_op(#{}),
+    {noreply, S1} = ?M:handle_response(state_with(tracker, [Op]), ref(Op), node1, [{c1, {ok, self()}}]),
+    [?assert(?M:handle_response(S1, Ref, Node, [late]) =:= {noreply, S1})
+     || {Ref, Node} <- [{ref(Op), node1}, {ref(Op), stranger}, {make_ref(), node2}]],
+    #{pending_operations := {phn_pending, _, Ops}} = S1,
+    ?assertMatch([{_, [{node1, [{c1, _}]}]}], maps:values(Ops)).
+
+%%====================================================================
+%% Default mode: ProcessHub starts pending_operations as %{}
+%%====================================================================
+
+with_default_mode(Mode, Fun) ->
+    ?assertEqual(map, ?M:default_mode()),
+    ok = ?M:set_default_mode(Mode),
+    try Fun() after ok = ?M:set_default_mode(map) end.
+
+default_mode_setting_test() ->
+    ?assertEqual(map, ?M:default_mode()),
+    with_default_mode(tracker, fun() -> ?assertEqual(tracker, ?M:default_mode()) end),
+    ?assertEqual(map, ?M:default_mode()),
+    ?assertError({badarg, bogus}, ?M:set_default_mode(bogus)),
+    %% In the default mode map, a map state stays ProcessHub's map.
+    Op = one_node_op(#{}),
+    ?assertEqual(#{ref(Op) => Op}, maps:get(pending_operations, ?M:store(hub_state(#{}), Op))),
+    ?assertEqual(#{ref(Op) => Op}, maps:get(pending_operations, ?M:update(hub_state(#{}), Op))).
+
+%% In the default mode tracker, the first store on an empty map takes the state over: a
+%% tracker owned by the caller, and every REFERENCE case runs as in tracker mode.
+default_tracker_takes_over_empty_map_test() ->
+    with_default_mode(tracker, fun() ->
+        Op = big_op(2500, #{}),
+        S = ?M:store(hub_state(#{}), Op),
+        ?assertMatch(#{pending_operations := {phn_pending, _, #{}}}, S),
+        T = phn_rm_tracker:tracker(S),
+        ?assertEqual(self(), maps:get(owner, phn_tracker:stats(T))),
+        ?assertEqual(1, pending(S)),
+        ?assert(erts_debug:same(Op, ?M:get(S, ref(Op)))),
+        %% Chunk-aware: node1 owes 3 chunks.
+        {noreply, S1} = ?M:handle_response(S, ref(Op), node1, chunk_results(1, 1000)),
+        {noreply, S2} = ?M:handle_response(S1, ref(Op), node2, [{c2, {ok, self()}}]),
+        ?assertEqual(1, pending(S2))
+    end),
+    %% The tests of this module, run with the map state in the default mode tracker, give
+    %% tracker mode's results.
+    Op2 = two_node_op(#{}),
+    Run = fun() ->
+              S0 = ?M:store(hub_state(#{}), Op2),
+              {noreply, S1} = ?M:handle_response(S0, ref(Op2), stranger, [x]),
+              {noreply, S2} = ?M:handle_response(S1, ref(Op2), node1, [{c1, {ok, self()}}]),
+              {noreply, S3} = ?M:handle_response(S2, ref(Op2), node2, [{c2, {ok, self()}}]),
+              pending(S3)
+          end,
+    ?assertEqual(1, Run()),
+    ?assertEqual(0, with_default_mode(tracker, Run)).
+
+%% Operations already pending in the map when the state is taken over finish in map mode
+%% (ProcessHub's outcome, responses, awaits, timeouts and expiry included); once the last
+%% is gone the layout is tracker mode's alone.
+default_tracker_keeps_legacy_ops_test() ->
+    Tag = make_ref(),
+    From = {self(), Tag},
+    A = two_node_op(#{awaiter => {self(), Tag}}),
+    B = two_node_op(#{options => [{timeout, 5000}]}),
+    C = two_node_op(#{timeout => -1000}),
+    New = two_node_op(#{}),
+    Map0 = state_with(map, [A, B, C]),
+    {noreply, Map1} = ?M:handle_response(Map0, ref(A), node1, [{c1, {ok, self()}}]),
+    with_default_mode(tracker, fun() ->
+        S0 = ?M:store(Map1, New),
+        #{pending_operations := {phn_pending, T, #{}, Legacy}} = S0,
+        ?assertEqual(lists:sort([ref(A), ref(B), ref(C)]), lists:sort(maps:keys(Legacy))),
+        ?assertEqual(1, phn_tracker:size(T)),
+        ?assertEqual(?M:get(Map1, ref(A)), ?M:get(S0, ref(A))),
+        ?assertEqual(New, ?M:get(S0, ref(New))),
+        %% An update of a legacy op stays in the map, in map mode.
+        S1 = ?M:update(S0, ?M:get(S0, ref(B))),
+        ?assertEqual(1, phn_tracker:size(T)),
+        %% A completes in map mode: a stranger's response joins completed_nodes there.
+        {noreply, S2} = ?M:handle_response(S1, ref(A), stranger, [x]),
+        ?assertEqual([node1, stranger], members(maps:get(completed_nodes, ?M:get(S2, ref(A))))),
+        %% (map mode: the stranger makes "all responded" false for ever: never completes.)
+        {noreply, S3} = ?M:handle_response(S2, ref(A), node2, [{c2, {ok, self()}}]),
+        ?assertEqual([node1, node2, stranger],
+                     members(maps:get(completed_nodes, ?M:get(S3, ref(A))))),
+        ?assertEqual([], flush()),
+        S5 = ?M:remove(S3, ref(A)),
+        ?assertEqual(nil, ?M:get(S5, ref(A))),
+        %% B: await deferred, then its timeout answers, in map mode.
+        {noreply, S6} = ?M:handle_await(S5, ref(B), From),
+        ?assertEqual(From, maps:get(awaiter, ?M:get(S6, ref(B)))),
+        {noreply, S7} = ?M:handle_timeout(S6, ref(B), From),
+        ?assertMatch([{Tag, #{status := error}}], flush()),
+        ?assertEqual(nil, ?M:get(S7, ref(B))),
+        %% C expires (legacy) while New stays (tracker); the legacy map is then gone.
+        S8 = ?M:cleanup_expired(S7),
+        ?assertMatch(#{pending_operations := {phn_pending, T, #{}}}, S8),
+        ?assertEqual(1, pending(S8)),
+        %% New completes in tracker mode.
+        {noreply, S9} = ?M:handle_response(S8, ref(New), node1, [{c1, {ok, self()}}]),
+        {noreply, S10} = ?M:handle_response(S9, ref(New), node2, [{c2, {ok, self()}}]),
+        ?assertEqual(0, pending(S10))
+    end).
+
+%% Every state function on the legacy layout, for an op on each side, and the flush of
+%% await_timeout timers.
+default_tracker_legacy_layout_test() ->
+    Old = one_node_op(#{}),
+    New = one_node_op(#{}),
+    Map = state_with(map, [Old]),
+    with_default_mode(tracker, fun() ->
+        S0 = ?M:store(Map, New),
+        ?assertMatch(#{pending_operations := {phn_pending, _, _, _}}, S0),
+        %% The tracked op answers in tracker mode while the legacy one waits.
+        {noreply, S1} = ?M:handle_response(S0, ref(New), node(), [{child1, {ok, self()}}]),
+        ?assertEqual(nil, ?M:get(S1, ref(New))),
+        ?assertEqual(Old, ?M:get(S1, ref(Old))),
+        ?assertMatch({reply, {error, pending_request_not_found}, _},
+                     ?M:handle_await(S1, make_ref(), {self(), make_ref()})),
+        ?assertMatch({noreply, _}, ?M:handle_timeout(S1, make_ref(), {self(), make_ref()})),
+        S2 = ?M:remove(S1, make_ref()),
+        ?assertMatch(#{pending_operations := {phn_pending, _, _, #{}}}, S2),
+        %% The legacy one completes: the layout becomes tracker mode's alone.
+        {noreply, S3} = ?M:handle_response(S2, ref(Old), node(), [{child1, {ok, self()}}]),
+        ?assertMatch(#{pending_operations := {phn_pending, _, #{}}}, S3),
+        ?assertEqual(0, pending(S3))
+    end).

@@ -149,14 +149,17 @@ tracker_mode_big() ->
                         || N <- Nodes, C <- lists:seq(0, 99)],
               {#{hub_id => test_hub, pending_operations => ?T:new()}, Op, Chunks}
       end,
-      fun({S, Op, Chunks}) ->
+      fun({S0, Op, Chunks}) ->
               Ref = maps:get(transaction_id, Op),
               Tag = make_ref(),
-              S = phn_request_manager:store(S, Op#{awaiter := {self(), Tag}}),
-              [{noreply, S} = phn_request_manager:handle_response(S, Ref, N, R) || {N, R} <- Chunks],
+              S1 = phn_request_manager:store(S0, Op#{awaiter := {self(), Tag}}),
+              S = lists:foldl(fun({N, R}, Acc) ->
+                                      {noreply, Acc1} = phn_request_manager:handle_response(Acc, Ref, N, R),
+                                      Acc1
+                              end, S1, Chunks),
               Reply = receive {Tag, Rep} -> Rep after 60000 -> none end,
               {length(maps:get(started, Reply)), maps:get(errors, Reply),
-               ?T:size(maps:get(pending_operations, S))}
+               ?T:size(phn_rm_tracker:tracker(S))}
       end,
       {?MILLION, [], 0}, big_heap()).
 

@@ -347,7 +347,7 @@ defmodule PhnCheck.CoordinatorTest do
   end
 
   # What collected the responses: the coordinator's own tracker, or this node's C-node.
-  defp collector_stats(:tracker, hub), do: :phn_tracker.stats(:sys.get_state(hub).pending_operations)
+  defp collector_stats(:tracker, hub), do: :phn_tracker.stats(:phn_rm_tracker.tracker(:sys.get_state(hub)))
 
   defp collector_stats(:cnode, _hub) do
     {:ok, stats} = :phn_cnode.stats()

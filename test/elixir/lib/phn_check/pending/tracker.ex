@@ -1,18 +1,16 @@
 defmodule PhnCheck.Pending.Tracker do
   @moduledoc """
-  Pending operations in the native `phn_tracker` table: `:phn_request_manager` in tracker
-  mode (README.md, "Tracker mode"; `phn_rm_tracker`).
+  Pending operations in tracker mode: `:phn_request_manager` with a `phn_tracker`
+  (README.md, "Tracker mode"; `phn_rm_tracker`).
 
-  `state.pending_operations` is a `phn_tracker` owned by the coordinator; every state
-  function of `:phn_request_manager` sees it and runs in tracker mode, so the coordinator's
-  calls are exactly the map mode's. What changes is the outcome: an operation waits for
-  one response per split chunk of each node (`:phn_request_manager.split/1`, as
+  The coordinator starts `state.pending_operations` as a bare `phn_tracker` it owns; the
+  first state function of `:phn_request_manager` turns it into tracker mode's layout,
+  `{:phn_pending, tracker, ops}`: the tracker counts each node's responses, `ops` keeps
+  each operation and its results on the coordinator's heap. The coordinator's calls are
+  exactly the map mode's. What changes is the outcome: an operation waits for one
+  response per split chunk of each node (`:phn_request_manager.split/1`, as
   `PhnCheck.Distributor.dispatch/2` splits), so a node sent 2 500 children reports them
   all; responses from nodes outside the operation are ignored.
-
-  `refs/1` needs the tracked references, which the tracker does not list (it keeps no
-  order, on purpose): the coordinator keeps them in `state.tracker_refs` and drops the
-  ones the tracker no longer holds whenever they are read and at each cleanup tick.
   """
   @behaviour PhnCheck.Pending
 
@@ -25,19 +23,14 @@ defmodule PhnCheck.Pending.Tracker do
     unless rm == :phn_request_manager,
       do: raise(ArgumentError, "mode: :tracker needs request_manager: :phn_request_manager")
 
-    state
-    |> Map.put(:pending_operations, :phn_tracker.new())
-    |> Map.put(:tracker_refs, MapSet.new())
+    Map.put(state, :pending_operations, :phn_tracker.new())
   end
 
   @impl true
   def prepare(_state, op), do: op
 
   @impl true
-  def store(%{rm: rm} = state, op) do
-    state = rm.store(state, op)
-    %{state | tracker_refs: MapSet.put(state.tracker_refs, op.transaction_id)}
-  end
+  def store(%{rm: rm} = state, op), do: rm.store(state, op)
 
   @impl true
   def handle_response(%{rm: rm} = state, ref, node, results),
@@ -50,10 +43,7 @@ defmodule PhnCheck.Pending.Tracker do
   def handle_timeout(%{rm: rm} = state, ref, from), do: rm.handle_timeout(state, ref, from)
 
   @impl true
-  def cleanup_expired(%{rm: rm} = state) do
-    state = rm.cleanup_expired(state)
-    %{state | tracker_refs: live_refs(state)}
-  end
+  def cleanup_expired(%{rm: rm} = state), do: rm.cleanup_expired(state)
 
   @impl true
   def handle_info(_msg, _state), do: :unhandled
@@ -62,12 +52,12 @@ defmodule PhnCheck.Pending.Tracker do
   def get(%{rm: rm} = state, ref), do: rm.get(state, ref)
 
   @impl true
-  def refs(state), do: state |> live_refs() |> MapSet.to_list()
+  def refs(state), do: state |> ops() |> Map.keys()
 
   @impl true
-  def count(%{pending_operations: tracker}), do: :phn_tracker.size(tracker)
+  def count(state), do: state |> ops() |> map_size()
 
-  defp live_refs(%{pending_operations: tracker, tracker_refs: refs}) do
-    refs |> Enum.filter(&match?({:ok, _, _}, :phn_tracker.peek(tracker, &1))) |> MapSet.new()
-  end
+  # Before the first state function the tracker is bare, and holds nothing of ours.
+  defp ops(%{pending_operations: {:phn_pending, _tracker, ops}}), do: ops
+  defp ops(%{pending_operations: tracker}) when is_reference(tracker), do: %{}
 end

@@ -15,11 +15,11 @@
 -define(NO_LIMIT, 1 bsl 40).
 
 print() ->
-    [io:format("~s~n", [L]) || L <- lines(#{rounds => 7, calls => 2000})],
+    [io:format("~s~n", [L]) || L <- lines(#{rounds => 7, budget_ms => 10})],
     ok.
 
 %% One line per function: "size: nif ns / erl ns (erl/nif... ratio)".
-lines(#{rounds := Rounds, calls := Calls}) ->
+lines(#{rounds := Rounds, budget_ms := Calls}) ->
     Cases = [{"process_response (N nodes, 1 child each, half answered)",
               [1, 2, 4, 8, 16, 24, 32, 48, 64, 128], fun process_response/1},
              {"process_response, every node answering in turn, per operation (N nodes)",
@@ -54,14 +54,19 @@ rounds(Impls, Rounds, Calls) ->
     Samples = [[ns(F, Calls) || F <- Impls] || _ <- lists:seq(1, Rounds)],
     [median([lists:nth(I, S) || S <- Samples]) || I <- lists:seq(1, length(Impls))].
 
-ns(F, Calls) ->
+%% Calls for at least BudgetMs (and at least one call).
+ns(F, BudgetMs) ->
     erlang:garbage_collect(),
     T0 = erlang:monotonic_time(nanosecond),
-    loop(F, Calls),
-    (erlang:monotonic_time(nanosecond) - T0) / Calls.
+    N = loop(F, T0 + BudgetMs * 1000000, 0),
+    (erlang:monotonic_time(nanosecond) - T0) / N.
 
-loop(_F, 0) -> ok;
-loop(F, N) -> _ = F(), loop(F, N - 1).
+loop(F, Deadline, N) ->
+    _ = F(),
+    case erlang:monotonic_time(nanosecond) >= Deadline of
+        true -> N + 1;
+        false -> loop(F, Deadline, N + 1)
+    end.
 
 median(L) -> lists:nth((length(L) + 1) div 2, lists:sort(L)).
 

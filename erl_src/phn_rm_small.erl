@@ -32,7 +32,7 @@
 %% Erlang walk beats the NIF at every size tried for a response (1 to 10 000 nodes), up
 %% to 32 nodes for the completion check alone (it builds a set when every node has
 %% answered), and up to 4 targets into 1 024 keys for forwarding. cleanup_expired has no
-%% Erlang path: the NIF wins even at one pending operation.
+%% Erlang path: the NIF wins at almost every size, one pending operation included.
 -define(RESPONSE_SUBS, 10000).
 -define(RESPONDED_NODES, 32).
 -define(FORWARD_KEYS, 1024).

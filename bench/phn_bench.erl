@@ -105,9 +105,16 @@ measure(#{label := Label, setup := Setup, impls := Impls, per_call := PerCall} =
     put(phn_case, lists:flatten(Label)),
     Input = Setup(),
     [_ = call_once(I, Input) || I <- Impls],
+    %% Each round starts with the next implementation (rotating), so that whatever one
+    %% leaves behind (a big heap to collect, native memory being freed) does not always
+    %% fall on the same successor.
+    Indexed = lists:zip(lists:seq(1, length(Impls)), Impls),
     Samples = lists:foldl(
-        fun(_, Acc) ->
-            [[round_time(I, Input, Budget) / PerCall | S] || {I, S} <- lists:zip(Impls, Acc)]
+        fun(Round, Acc) ->
+            {Before, After} = lists:split(Round rem length(Impls), Indexed),
+            Times = maps:from_list([{K, round_time(I, Input, Budget) / PerCall}
+                                    || {K, I} <- After ++ Before]),
+            [[maps:get(K, Times) | S] || {{K, _}, S} <- lists:zip(Indexed, Acc)]
         end,
         [[] || _ <- Impls],
         lists:seq(1, Rounds)
@@ -157,6 +164,10 @@ round_time(Impl, Input, BudgetMs) ->
 
 round_time(Impl, Input, BudgetMs, Mark) ->
     erlang:garbage_collect(),
+    %% One untimed call first: the implementation that ran before may have left the
+    %% caches and the heap in its own shape (a big operation's images, a grown heap),
+    %% which would otherwise be charged to this one's first calls.
+    _ = call_once(Impl, Input),
     Preempt0 = phn_bench_watch:preemptions(),
     phn_bench_watch:mark(Mark),
     Time = case Impl of

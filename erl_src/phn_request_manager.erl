@@ -172,9 +172,15 @@ populate_forward(Forward, TargetNodes, ChildData) ->
 %% limit + 1 cells), as the original's length check; only a longer (or malformed) one
 %% reaches the NIF, which splits it (or raises badarg).
 split(#{'__struct__' := ?START_REQ, children := Children} = Req) ->
-    split_list(Req, children, Children, ?MAX_CHILDREN_PER_REQUEST);
+    case phn_rm_small:split_list(Children, ?MAX_CHILDREN_PER_REQUEST) of
+        true -> [Req];
+        false -> phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST)
+    end;
 split(#{'__struct__' := ?STOP_REQ, children := Children} = Req) ->
-    split_list(Req, children, Children, ?MAX_CHILDREN_PER_REQUEST);
+    case phn_rm_small:split_list(Children, ?MAX_CHILDREN_PER_REQUEST) of
+        true -> [Req];
+        false -> phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST)
+    end;
 split(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := Data} = Req) when
     is_map(Data), map_size(Data) =< ?MAX_PIDS_PER_REQUEST
 ->
@@ -183,12 +189,9 @@ split(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := _} = Req) ->
     %% Chunks are fresh structs: only children_data survives (the original's quirk).
     phn_nif:split_map(Req, ?PIDS_REGISTER_REQ:'__struct__'(), children_data, ?MAX_PIDS_PER_REQUEST);
 split(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := CidNodes} = Req) ->
-    split_list(Req, removable_cid_nodes, CidNodes, ?MAX_PIDS_PER_REQUEST);
+    case phn_rm_small:split_list(CidNodes, ?MAX_PIDS_PER_REQUEST) of
+        true -> [Req];
+        false -> phn_nif:split_list(Req, removable_cid_nodes, ?MAX_PIDS_PER_REQUEST)
+    end;
 split(Req) ->
     [Req].
-
-split_list(Req, Field, List, Max) ->
-    case phn_rm_small:split_list(List, Max) of
-        true -> [Req];
-        false -> phn_nif:split_list(Req, Field, Max)
-    end.

@@ -199,12 +199,9 @@ keyword_update([], Key, ChildData) ->
 %% whole. `false' otherwise (longer, improper, not a list): the NIF splits or raises.
 %% Bounded: walks at most Max + 1 cells, four at a time.
 -spec split_list(term(), non_neg_integer()) -> boolean().
-split_list(List, Max) ->
-    within(List, Max).
-
-within([_, _, _, _ | Rest], Max) when Max >= 4 -> within(Rest, Max - 4);
-within([], _Max) -> true;
-within([_], Max) -> Max >= 1;
-within([_, _], Max) -> Max >= 2;
-within([_, _, _], Max) -> Max >= 3;
-within(_, _Max) -> false.
+split_list([_, _, _, _ | Rest], Max) when Max >= 4 -> split_list(Rest, Max - 4);
+split_list([], _Max) -> true;
+split_list([_], Max) -> Max >= 1;
+split_list([_, _], Max) -> Max >= 2;
+split_list([_, _, _], Max) -> Max >= 3;
+split_list(_, _Max) -> false.

@@ -1,4 +1,6 @@
-%% Benchmarks: each hot path of phn_request_manager (NIF) and of phn_tracker against the
+%% Benchmarks: first the coordinator's whole path through phn_request_manager in map and
+%% tracker mode (phn_bench_userpath: store, every response, finalize; issue 11's targets),
+%% then each hot path of phn_request_manager (NIF) and of phn_tracker against the
 %% plain-Erlang phn_request_manager_erl (ProcessHub's algorithms), and where ProcessHub
 %% calls Elixir's standard library, that call too, all in the same run: rounds alternate
 %% between the implementations, and each figure is the median of its rounds with the
@@ -14,7 +16,7 @@
 quick() ->
     T0 = erlang:monotonic_time(millisecond),
     _ = run(quick, #{rounds => 7, budget_ms => 40}),
-    io:format("bench-quick: ~.1f s (the quick sizes; `make bench` runs all of issue 6's)~n",
+    io:format("bench-quick: ~.1f s (the quick sizes; `make bench` runs all of issues 6 and 11's)~n",
               [(erlang:monotonic_time(millisecond) - T0) / 1000]),
     halt(0).
 

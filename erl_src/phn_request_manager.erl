@@ -1,7 +1,9 @@
 %% Drop-in for ProcessHub.Service.RequestManager (v0.5.0-beta; REFERENCE.md is the
 %% contract): same functions, arguments, results and data shapes, quirks included. The
 %% work that grows with input (response recording, the completion check, splitting,
-%% forwarding, expiry) runs in C through phn_nif; the rest is shared with the plain-Erlang
+%% forwarding, expiry) runs in C through phn_nif where that is faster, and in plain
+%% Erlang (phn_rm_small) below the measured limits where the NIF call costs more than
+%% the work, with the same results either side; the rest is shared with the plain-Erlang
 %% oracle phn_request_manager_erl through phn_rm_common.
 %%
 %% From Elixir: `alias :phn_request_manager, as: RequestManager`.
@@ -80,7 +82,10 @@ compose_sub_requests(Op) ->
 compose_sub_requests(Op, CNodeName) -> phn_cnode:compose_sub_requests(Op, CNodeName).
 
 process_response(#{'__struct__' := ?OPERATION} = Op, Node, Results) ->
-    phn_nif:process_response(Op, Node, Results).
+    case phn_rm_small:process_response(Op, Node, Results) of
+        {ok, Answer} -> Answer;
+        native -> phn_nif:process_response(Op, Node, Results)
+    end.
 
 finalize(Op, State) -> phn_rm_common:finalize(Op, State).
 
@@ -174,12 +179,19 @@ handle_timeout(State, Ref, From) ->
 'expired?'(Op) -> phn_rm_common:'expired?'(Op).
 'expired?'(Op, NowMs) -> phn_rm_common:'expired?'(Op, NowMs).
 
-'all_responded?'(Op) -> phn_nif:all_responded(Op).
+'all_responded?'(Op) ->
+    case phn_rm_small:'all_responded?'(Op) of
+        {ok, Answer} -> Answer;
+        native -> phn_nif:all_responded(Op)
+    end.
 
 set_awaiter(Op, From) -> phn_rm_common:set_awaiter(Op, From).
 
 record_response(Op, Node, Results, Field) ->
-    phn_nif:record_response(Op, Node, Results, Field).
+    case phn_rm_small:record_response(Op, Node, Results, Field) of
+        {ok, Answer} -> Answer;
+        native -> phn_nif:record_response(Op, Node, Results, Field)
+    end.
 
 %%% Execution utilities
 
@@ -201,12 +213,24 @@ contraction_request(Hub, ChildrenData, Opts) ->
 %%% Forwarding and splitting
 
 populate_forward(Forward, TargetNodes, ChildData) ->
-    phn_nif:populate_forward(Forward, TargetNodes, ChildData).
+    case phn_rm_small:populate_forward(Forward, TargetNodes, ChildData) of
+        {ok, Answer} -> Answer;
+        native -> phn_nif:populate_forward(Forward, TargetNodes, ChildData)
+    end.
 
-split(#{'__struct__' := ?START_REQ, children := _} = Req) ->
-    phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST);
-split(#{'__struct__' := ?STOP_REQ, children := _} = Req) ->
-    phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST);
+%% A request within its limit is returned whole after a bounded walk in Erlang (at most
+%% limit + 1 cells), as the original's length check; only a longer (or malformed) one
+%% reaches the NIF, which splits it (or raises badarg).
+split(#{'__struct__' := ?START_REQ, children := Children} = Req) ->
+    case phn_rm_small:split_list(Children, ?MAX_CHILDREN_PER_REQUEST) of
+        true -> [Req];
+        false -> phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST)
+    end;
+split(#{'__struct__' := ?STOP_REQ, children := Children} = Req) ->
+    case phn_rm_small:split_list(Children, ?MAX_CHILDREN_PER_REQUEST) of
+        true -> [Req];
+        false -> phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST)
+    end;
 split(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := Data} = Req) when
     is_map(Data), map_size(Data) =< ?MAX_PIDS_PER_REQUEST
 ->
@@ -214,7 +238,10 @@ split(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := Data} = Req) when
 split(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := _} = Req) ->
     %% Chunks are fresh structs: only children_data survives (the original's quirk).
     phn_nif:split_map(Req, ?PIDS_REGISTER_REQ:'__struct__'(), children_data, ?MAX_PIDS_PER_REQUEST);
-split(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := _} = Req) ->
-    phn_nif:split_list(Req, removable_cid_nodes, ?MAX_PIDS_PER_REQUEST);
+split(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := CidNodes} = Req) ->
+    case phn_rm_small:split_list(CidNodes, ?MAX_PIDS_PER_REQUEST) of
+        true -> [Req];
+        false -> phn_nif:split_list(Req, removable_cid_nodes, ?MAX_PIDS_PER_REQUEST)
+    end;
 split(Req) ->
     [Req].

@@ -13,6 +13,8 @@
 
 -define(M, phn_request_manager).
 
+-export([aggregate_results/1, post_process/3]).
+
 %%====================================================================
 %% Harness
 %%====================================================================
@@ -535,6 +537,44 @@ expected_counts_split_chunks_test() ->
     [?assertEqual([{n, length(?M:split(Req))}],
                   phn_rm_tracker:expected(make_operation(#{nodes_data => [{n, []}], sub_requests => [Req]})))
      || Req <- Reqs].
+
+%% The operation finalize receives on completion is view/1's merge of every response,
+%% whatever the shape: sub-requests following nodes_data one to one or not, a node listed
+%% twice, a node already completed at store, a sub-request for a node outside nodes_data,
+%% a node without a sub-request. The handler is this module: its result is the operation.
+completion_merge_shapes_test() ->
+    SR = fun(N) -> sub_request(N, nil, dispatched, [#{child_id => {N, 1}}]) end,
+    Res = fun(N, K) -> [{{N, K}, {ok, self()}}] end,
+    Shapes =
+        [%% {nodes_data nodes, sub-request nodes, completed at store, responses in order}
+         {[a, b, c], [a, b, c], [], [{c, 1}, {a, 1}, {b, 1}]},
+         {[a, b, a], [a, b, a], [], [{a, 1}, {b, 1}, {a, 2}]},
+         {[a, b, c], [a, b, c], [b], [{c, 1}, {a, 1}]},
+         {[a, b], [a, b], [x], [{b, 1}, {a, 1}]},
+         {[a, b], [a, z, b], [], [{b, 1}, {a, 1}]},
+         {[a, b], [a], [], [{b, 1}, {a, 1}]},
+         {[a], [a, a], [], [{a, 1}, {a, 2}]}],
+    [begin
+         Tag = make_ref(),
+         Op = make_operation(#{nodes_data => [{N, []} || N <- Nodes],
+                               sub_requests => [SR(N) || N <- SubNodes],
+                               completed_nodes => Done, handler => ?MODULE,
+                               awaiter => {self(), Tag}}),
+         S = lists:foldl(fun({N, K}, Acc) ->
+                                 {noreply, Acc1} = ?M:handle_response(Acc, ref(Op), N, Res(N, K)),
+                                 Acc1
+                         end, state_with(tracker, [Op]), Responses),
+         ?assertEqual(0, pending(S)),
+         {Tag, Final} = recv(1000),
+         Collected = [{N, lists:append([Res(N, K) || {N1, K} <- Responses, N1 =:= N])}
+                      || N <- lists:usort([N || {N, _} <- Responses])],
+         ?assertEqual(phn_rm_tracker:view(#{meta => Op, collected => Collected, missing => []}),
+                      Final)
+     end || {Nodes, SubNodes, Done, Responses} <- Shapes].
+
+%% The handler of completion_merge_shapes_test/0: the operation as it was finalized.
+aggregate_results(Op) -> Op.
+post_process(_Op, Result, _Hub) -> Result.
 
 %%====================================================================
 %% The two sides disagree (a caller went back to an older state): never a crash

@@ -136,6 +136,28 @@ split_bad_input_test_() ->
         ?assertError(_, M:split((pids_unreg(1))#{removable_cid_nodes := [a | b]}))
     end).
 
+%% The NIF splits a long list in steps that yield (a few hundred us each): the chunks
+%% of a list long enough for several steps, an improper tail met after yields, a tail at
+%% a chunk boundary, and a limit past the dirty threshold (one chunk gathered whole, on a
+%% dirty scheduler) are what they are for a short list.
+split_in_steps_test_() ->
+    {timeout, 120, fun() ->
+        Long = start_req(lists:seq(1, 1000007)),
+        assert_chunks(Long, children, phn_request_manager:split(Long),
+                      lists:duplicate(1000, 1000) ++ [7]),
+        ?assertError(badarg, phn_request_manager:split(start_req(lists:seq(1, 600000) ++ tail))),
+        ?assertError(badarg, phn_request_manager:split(start_req(lists:seq(1, 600001) ++ tail))),
+        Unreg = (pids_unreg(0))#{removable_cid_nodes := lists:seq(1, 250000)},
+        assert_chunks(Unreg, removable_cid_nodes, phn_request_manager:split(Unreg),
+                      lists:duplicate(25, 10000)),
+        Wide = start_req(lists:seq(1, 50001)),
+        ?assertEqual([Wide], phn_nif:split_list(Wide, children, 60000)),
+        assert_chunks(Wide, children, phn_nif:split_list(Wide, children, 20000),
+                      [20000, 20000, 10001]),
+        ?assertError(badarg, phn_nif:split_list(start_req(lists:seq(1, 40000) ++ tail),
+                                                children, 20000))
+    end}.
+
 %% Case 37: ([], [n1], C) -> [{n1, [C]}].
 populate_forward_single_test_() ->
     ?FOR_MODS(fun(M) ->

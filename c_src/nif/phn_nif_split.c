@@ -19,62 +19,126 @@ static int get_max(ErlNifEnv *env, ERL_NIF_TERM term, size_t *max)
     return 1;
 }
 
-/* split_list(Req, Field, Max): Req#{Field := Chunk} for each chunk of Req's list Field.
- * Runs once the list is known to be proper and longer than Max, or too long to tell
- * on a normal scheduler. */
-static ERL_NIF_TERM split_list_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+/* split_list(Req, Field, Max): Req#{Field := Chunk} for each chunk of Req's list Field,
+ * in one walk of the list: each chunk's cells are gathered into a buffer of at most Max
+ * terms and built as a list from it, so nothing the size of the whole list is allocated.
+ * A long list is split in steps on this normal scheduler: a step that has run for
+ * SPLIT_STEP_US uses up its timeslice (enif_consume_timeslice) and yields
+ * (enif_schedule_nif) with where it stands as the next step's arguments: the list's rest,
+ * the chunks made so far (newest first) and their number. One step instead of a dirty
+ * scheduler's round trip, and no copy of the whole list into an array first. */
+
+/* Wall time one step may take before it yields (checked after each chunk, of at most
+ * PHN_DIRTY_THRESHOLD elements). A count of elements would not do: a cell costs from a
+ * few ns (in cache) to tens of ns (a big list spread over memory). */
+#define SPLIT_STEP_US 300
+
+enum { STEP_REQ, STEP_FIELD, STEP_MAX, STEP_REST, STEP_CHUNKS, STEP_COUNT, STEP_ARGC };
+
+/* The walk from argv[STEP_REST] on; may_yield on a normal scheduler only. */
+static ERL_NIF_TERM split_walk(ErlNifEnv *env, const ERL_NIF_TERM argv[], int may_yield);
+
+static ERL_NIF_TERM split_list_step(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     (void)argc;
-    ERL_NIF_TERM req = argv[0], field = argv[1], list;
+    return split_walk(env, argv, 1);
+}
+
+static ERL_NIF_TERM split_list_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return split_walk(env, argv, 0);
+}
+
+static ERL_NIF_TERM split_walk(ErlNifEnv *env, const ERL_NIF_TERM argv[], int may_yield)
+{
+    ERL_NIF_TERM req = argv[STEP_REQ], field = argv[STEP_FIELD], rest = argv[STEP_REST];
+    ERL_NIF_TERM made = argv[STEP_CHUNKS];
     size_t max;
-    if (!get_max(env, argv[2], &max) || !enif_get_map_value(env, req, field, &list))
+    unsigned long count;
+    if (!get_max(env, argv[STEP_MAX], &max) || !enif_get_ulong(env, argv[STEP_COUNT], &count))
         return enif_make_badarg(env);
 
-    phn_terms items;
-    phn_terms_init(&items);
-    int rc = phn_list_to_terms(env, list, &items);
-    if (rc != PHN_OK)
-        return rc == PHN_ENOMEM ? phn_raise_enomem(env) : enif_make_badarg(env);
-    if (items.len <= max) {
-        phn_terms_free(&items);
-        return enif_make_list1(env, req);
+    phn_terms chunk;
+    phn_terms_init(&chunk);
+    ERL_NIF_TERM out = 0, head;
+    ErlNifTime start = enif_monotonic_time(ERL_NIF_USEC);
+    for (;;) {
+        chunk.len = 0;
+        while (chunk.len < max && enif_get_list_cell(env, rest, &head, &rest)) {
+            if (phn_terms_push(&chunk, head) != PHN_OK) {
+                out = phn_raise_enomem(env);
+                break;
+            }
+        }
+        if (out != 0)
+            break;
+        int last = enif_is_empty_list(env, rest);
+        if (!last && chunk.len < max) { /* the list ends in a non-list */
+            out = enif_make_badarg(env);
+            break;
+        }
+        if (last && count == 0) { /* at most Max: the request stays whole */
+            out = enif_make_list1(env, req);
+            break;
+        }
+        if (chunk.len > 0) {
+            ERL_NIF_TERM list = enif_make_list_from_array(env, chunk.items, (unsigned)chunk.len);
+            ERL_NIF_TERM part;
+            enif_make_map_update(env, req, field, list, &part);
+            made = enif_make_list_cell(env, part, made);
+            count++;
+        }
+        if (last) {
+            ERL_NIF_TERM chunks;
+            enif_make_reverse_list(env, made, &chunks);
+            out = chunks;
+            break;
+        }
+        if (may_yield && enif_monotonic_time(ERL_NIF_USEC) - start >= SPLIT_STEP_US) {
+            /* The whole timeslice, so that the process is scheduled out here. */
+            enif_consume_timeslice(env, 100);
+            ERL_NIF_TERM next[STEP_ARGC] = {req,  field, argv[STEP_MAX],
+                                            rest, made,  enif_make_ulong(env, count)};
+            out = enif_schedule_nif(env, "split_list", 0, split_list_step, STEP_ARGC, next);
+            break;
+        }
     }
-
-    size_t count = phn_chunk_count(items.len, max);
-    ERL_NIF_TERM *chunks = phn_calloc(count, sizeof(*chunks));
-    if (chunks == NULL) {
-        phn_terms_free(&items);
-        return phn_raise_enomem(env);
+    phn_terms_free(&chunk);
+    if (may_yield) {
+        /* 1 % of a timeslice per ~10 us used. */
+        ErlNifTime used = enif_monotonic_time(ERL_NIF_USEC) - start;
+        int percent = (int)(used / 10) + 1;
+        enif_consume_timeslice(env, percent > 100 ? 100 : percent);
     }
-    for (size_t i = 0; i < count; i++) {
-        size_t start = 0, len = 0;
-        phn_chunk_bounds(items.len, max, i, &start, &len);
-        ERL_NIF_TERM chunk = enif_make_list_from_array(env, items.items + start, (unsigned)len);
-        enif_make_map_update(env, req, field, chunk, &chunks[i]);
-    }
-    ERL_NIF_TERM out = enif_make_list_from_array(env, chunks, (unsigned)count);
-    phn_free(chunks);
-    phn_terms_free(&items);
     return out;
 }
 
-/* One bounded walk decides everything: at most Max stays single, a short list is split
- * here, a long one on a dirty scheduler. */
+/* A list within the limit is answered at once (at most Max + 1 cells walked, Max up to
+ * PHN_DIRTY_THRESHOLD); any other is split in steps. A chunk is gathered whole before it
+ * is built, so chunks longer than PHN_DIRTY_THRESHOLD (a Max no request manager uses) are
+ * split on a dirty scheduler, where nothing yields. */
 ERL_NIF_TERM phn_nif_split_list(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
+    (void)argc;
     ERL_NIF_TERM list;
     size_t max, len = 0;
     if (!get_max(env, argv[2], &max) || !enif_get_map_value(env, argv[0], argv[1], &list))
         return enif_make_badarg(env);
-    int rc = phn_list_length_upto(env, list, PHN_DIRTY_THRESHOLD, &len);
+    size_t limit = max < PHN_DIRTY_THRESHOLD ? max : PHN_DIRTY_THRESHOLD;
+    int rc = phn_list_length_upto(env, list, limit, &len);
     if (rc == PHN_EINVAL)
         return enif_make_badarg(env);
-    if (rc == PHN_OK && len <= max) {
+    if (rc == PHN_OK) {
         phn_consume_work(env, len);
         return enif_make_list1(env, argv[0]);
     }
-    size_t work = rc == PHN_ELIMIT ? PHN_DIRTY_THRESHOLD + 1 : len;
-    return phn_run_work(env, "split_list", split_list_run, work, argc, argv);
+    ERL_NIF_TERM step[STEP_ARGC] = {
+        argv[0], argv[1], argv[2], list, enif_make_list(env, 0), enif_make_ulong(env, 0)};
+    if (max > PHN_DIRTY_THRESHOLD)
+        return enif_schedule_nif(env, "split_list", ERL_NIF_DIRTY_JOB_CPU_BOUND, split_list_dirty,
+                                 STEP_ARGC, step);
+    return split_list_step(env, STEP_ARGC, step);
 }
 
 /* split_map(Req, Fresh, Field, Max): Fresh#{Field := ChunkMap} for each chunk of Req's map

@@ -424,12 +424,10 @@ chunks(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := Cids}) whe
 chunks(Sub) ->
     length(phn_request_manager:split(Sub)).
 
-%% A proper list of at most Max elements (at most Max + 1 cells walked).
-within([_, _, _, _ | Rest], Max) when Max >= 4 -> within(Rest, Max - 4);
+%% A proper list of at most Max elements (at most Max + 1 cells walked, one a call: see
+%% phn_rm_small:split_list/2).
+within([_ | Rest], Max) when Max > 0 -> within(Rest, Max - 1);
 within([], _Max) -> true;
-within([_], Max) -> Max >= 1;
-within([_, _], Max) -> Max >= 2;
-within([_, _, _], Max) -> Max >= 3;
 within(_, _Max) -> false.
 
 batches(N, Max) when N =< Max -> 1;

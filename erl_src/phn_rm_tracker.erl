@@ -400,9 +400,10 @@ owed(_) ->
     general.
 
 owed([{Node, _} | NodesData], [#{node := Node} = Sub | Subs], Done, Acc) ->
+    N = chunks(Sub), % for every sub-request, so that a bad one raises as in expected/1
     case Done of
         #{Node := _} -> owed(NodesData, Subs, Done, Acc);
-        _ -> owed(NodesData, Subs, Done, [{Node, chunks(Sub)} | Acc])
+        _ -> owed(NodesData, Subs, Done, [{Node, N} | Acc])
     end;
 owed([], [], _Done, Acc) ->
     {aligned, lists:reverse(Acc)};
@@ -463,14 +464,15 @@ prepend(R, Acc) ->
 %% The operation completed by its responses (newest first; every node answered): what
 %% merge(Op, collect(Responses), []) gives, in one pass over the sub-requests when each
 %% node answered once and has one sub-request, the common case; merge/3 otherwise.
-complete(#{sub_requests := Subs, completed_nodes := Completed} = Op, Responses) ->
+complete(#{sub_requests := Subs,
+           completed_nodes := #{'__struct__' := ?MAPSET, map := Set} = Completed} = Op,
+         Responses) when is_list(Subs), is_map(Set) ->
     Results = maps:from_list(Responses),
     N = map_size(Results),
     case N =:= length(Responses) andalso N =:= length(Subs) andalso answered(Subs, Results) of
         Subs1 when is_list(Subs1) ->
             %% Every sub-request found its node's results and the counts agree, so each
             %% node has exactly one: no sub-request gets [] for a repeated node.
-            #{'__struct__' := ?MAPSET, map := Set} = Completed,
             Answered = maps:from_list([{Node, []} || {Node, _} <- Responses]),
             Set1 = case map_size(Set) of
                        0 -> Answered;
@@ -479,7 +481,9 @@ complete(#{sub_requests := Subs, completed_nodes := Completed} = Op, Responses) 
             Op#{sub_requests := Subs1, completed_nodes := Completed#{map := Set1}};
         false ->
             merge(Op, collect(Responses), [])
-    end.
+    end;
+complete(Op, Responses) -> % raises where merge/3 does
+    merge(Op, collect(Responses), []).
 
 answered([#{node := Node} = Sub | Subs], Results) ->
     case Results of

@@ -136,11 +136,11 @@ split_bad_input_test_() ->
         ?assertError(_, M:split((pids_unreg(1))#{removable_cid_nodes := [a | b]}))
     end).
 
-%% The NIF splits a long list in steps that yield (a few hundred us each): the chunks
-%% of a list long enough for several steps, an improper tail met after yields, a tail at
-%% a chunk boundary, and a limit past the dirty threshold (one chunk gathered whole, on a
-%% dirty scheduler) are what they are for a short list.
-split_in_steps_test_() ->
+%% The NIF splits a long list in one walk, chunk by chunk (on a dirty scheduler past
+%% 10 000 elements): the chunks of a long list, an improper tail met after hundreds of
+%% chunks were built, a tail at a chunk boundary, and limits past 10 000 (a chunk gathered
+%% whole) are what they are for a short list.
+split_in_one_walk_test_() ->
     {timeout, 120, fun() ->
         Long = start_req(lists:seq(1, 1000007)),
         assert_chunks(Long, children, phn_request_manager:split(Long),

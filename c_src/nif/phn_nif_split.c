@@ -21,124 +21,77 @@ static int get_max(ErlNifEnv *env, ERL_NIF_TERM term, size_t *max)
 
 /* split_list(Req, Field, Max): Req#{Field := Chunk} for each chunk of Req's list Field,
  * in one walk of the list: each chunk's cells are gathered into a buffer of at most Max
- * terms and built as a list from it, so nothing the size of the whole list is allocated.
- * A long list is split in steps on this normal scheduler: a step that has run for
- * SPLIT_STEP_US uses up its timeslice (enif_consume_timeslice) and yields
- * (enif_schedule_nif) with where it stands as the next step's arguments: the list's rest,
- * the chunks made so far (newest first) and their number. One step instead of a dirty
- * scheduler's round trip, and no copy of the whole list into an array first. */
-
-/* Wall time one step may take before it yields (checked after each chunk, of at most
- * PHN_DIRTY_THRESHOLD elements). A count of elements would not do: a cell costs from a
- * few ns (in cache) to tens of ns (a big list spread over memory). */
-#define SPLIT_STEP_US 300
-
-enum { STEP_REQ, STEP_FIELD, STEP_MAX, STEP_REST, STEP_CHUNKS, STEP_COUNT, STEP_ARGC };
-
-/* The walk from argv[STEP_REST] on; may_yield on a normal scheduler only. */
-static ERL_NIF_TERM split_walk(ErlNifEnv *env, const ERL_NIF_TERM argv[], int may_yield);
-
-static ERL_NIF_TERM split_list_step(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+ * terms and built as a list from it, so nothing the size of the whole list is allocated
+ * and the list is not counted first. Runs once the list is known to be longer than Max
+ * (split here) or than PHN_DIRTY_THRESHOLD (split on a dirty scheduler). A normal
+ * scheduler was tried for long lists, in steps that yield: the result's garbage
+ * collection after the call then ran there (2 to 6 ms at 1 000 000 children) and took
+ * longer than on a dirty scheduler (bench/NOTES.md). */
+static ERL_NIF_TERM split_list_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     (void)argc;
-    return split_walk(env, argv, 1);
-}
-
-static ERL_NIF_TERM split_list_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
-{
-    (void)argc;
-    return split_walk(env, argv, 0);
-}
-
-static ERL_NIF_TERM split_walk(ErlNifEnv *env, const ERL_NIF_TERM argv[], int may_yield)
-{
-    ERL_NIF_TERM req = argv[STEP_REQ], field = argv[STEP_FIELD], rest = argv[STEP_REST];
-    ERL_NIF_TERM made = argv[STEP_CHUNKS];
+    ERL_NIF_TERM req = argv[0], field = argv[1], rest, head;
     size_t max;
-    unsigned long count;
-    if (!get_max(env, argv[STEP_MAX], &max) || !enif_get_ulong(env, argv[STEP_COUNT], &count))
+    if (!get_max(env, argv[2], &max) || !enif_get_map_value(env, req, field, &rest))
         return enif_make_badarg(env);
 
     phn_terms chunk;
     phn_terms_init(&chunk);
-    ERL_NIF_TERM out = 0, head;
-    ErlNifTime start = enif_monotonic_time(ERL_NIF_USEC);
-    for (;;) {
+    /* An exception term may be 0, so `done` says when out is set. */
+    ERL_NIF_TERM made = enif_make_list(env, 0), out = 0;
+    size_t count = 0;
+    int done = 0;
+    while (!done) {
         chunk.len = 0;
+        int pushed = PHN_OK;
         while (chunk.len < max && enif_get_list_cell(env, rest, &head, &rest)) {
-            if (phn_terms_push(&chunk, head) != PHN_OK) {
-                out = phn_raise_enomem(env);
+            if ((pushed = phn_terms_push(&chunk, head)) != PHN_OK)
                 break;
-            }
         }
-        if (out != 0)
-            break;
         int last = enif_is_empty_list(env, rest);
-        if (!last && chunk.len < max) { /* the list ends in a non-list */
+        done = 1;
+        if (pushed != PHN_OK) {
+            out = phn_raise_enomem(env);
+        } else if (!last && chunk.len < max) { /* the list ends in a non-list */
             out = enif_make_badarg(env);
-            break;
-        }
-        if (last && count == 0) { /* at most Max: the request stays whole */
+        } else if (last && count == 0) { /* at most Max: the request stays whole */
             out = enif_make_list1(env, req);
-            break;
-        }
-        if (chunk.len > 0) {
-            ERL_NIF_TERM list = enif_make_list_from_array(env, chunk.items, (unsigned)chunk.len);
-            ERL_NIF_TERM part;
-            enif_make_map_update(env, req, field, list, &part);
-            made = enif_make_list_cell(env, part, made);
-            count++;
-        }
-        if (last) {
-            ERL_NIF_TERM chunks;
-            enif_make_reverse_list(env, made, &chunks);
-            out = chunks;
-            break;
-        }
-        if (may_yield && enif_monotonic_time(ERL_NIF_USEC) - start >= SPLIT_STEP_US) {
-            /* The whole timeslice, so that the process is scheduled out here. */
-            enif_consume_timeslice(env, 100);
-            ERL_NIF_TERM next[STEP_ARGC] = {req,  field, argv[STEP_MAX],
-                                            rest, made,  enif_make_ulong(env, count)};
-            out = enif_schedule_nif(env, "split_list", 0, split_list_step, STEP_ARGC, next);
-            break;
+        } else {
+            if (chunk.len > 0) {
+                ERL_NIF_TERM list =
+                    enif_make_list_from_array(env, chunk.items, (unsigned)chunk.len);
+                ERL_NIF_TERM part;
+                enif_make_map_update(env, req, field, list, &part);
+                made = enif_make_list_cell(env, part, made);
+                count++;
+            }
+            if (last)
+                enif_make_reverse_list(env, made, &out);
+            else
+                done = 0;
         }
     }
     phn_terms_free(&chunk);
-    if (may_yield) {
-        /* 1 % of a timeslice per ~10 us used. */
-        ErlNifTime used = enif_monotonic_time(ERL_NIF_USEC) - start;
-        int percent = (int)(used / 10) + 1;
-        enif_consume_timeslice(env, percent > 100 ? 100 : percent);
-    }
     return out;
 }
 
-/* A list within the limit is answered at once (at most Max + 1 cells walked, Max up to
- * PHN_DIRTY_THRESHOLD); any other is split in steps. A chunk is gathered whole before it
- * is built, so chunks longer than PHN_DIRTY_THRESHOLD (a Max no request manager uses) are
- * split on a dirty scheduler, where nothing yields. */
+/* One bounded walk decides: at most Max stays single, a list of at most
+ * PHN_DIRTY_THRESHOLD is split here, a longer one on a dirty scheduler. */
 ERL_NIF_TERM phn_nif_split_list(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
-    (void)argc;
     ERL_NIF_TERM list;
     size_t max, len = 0;
     if (!get_max(env, argv[2], &max) || !enif_get_map_value(env, argv[0], argv[1], &list))
         return enif_make_badarg(env);
-    size_t limit = max < PHN_DIRTY_THRESHOLD ? max : PHN_DIRTY_THRESHOLD;
-    int rc = phn_list_length_upto(env, list, limit, &len);
+    int rc = phn_list_length_upto(env, list, PHN_DIRTY_THRESHOLD, &len);
     if (rc == PHN_EINVAL)
         return enif_make_badarg(env);
-    if (rc == PHN_OK) {
+    if (rc == PHN_OK && len <= max) {
         phn_consume_work(env, len);
         return enif_make_list1(env, argv[0]);
     }
-    ERL_NIF_TERM step[STEP_ARGC] = {
-        argv[0], argv[1], argv[2], list, enif_make_list(env, 0), enif_make_ulong(env, 0)};
-    if (max > PHN_DIRTY_THRESHOLD)
-        return enif_schedule_nif(env, "split_list", ERL_NIF_DIRTY_JOB_CPU_BOUND, split_list_dirty,
-                                 STEP_ARGC, step);
-    return split_list_step(env, STEP_ARGC, step);
+    size_t work = rc == PHN_ELIMIT ? PHN_DIRTY_THRESHOLD + 1 : len;
+    return phn_run_work(env, "split_list", split_list_run, work, argc, argv);
 }
 
 /* split_map(Req, Fresh, Field, Max): Fresh#{Field := ChunkMap} for each chunk of Req's map
@@ -167,6 +120,7 @@ static ERL_NIF_TERM split_map_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         return phn_raise_enomem(env);
     }
     ERL_NIF_TERM out = 0;
+    int failed = 0; /* an exception term may be 0 */
     for (size_t i = 0; i < count; i++) {
         size_t start = 0, len = 0, n = 0;
         phn_chunk_bounds(size, max, i, &start, &len);
@@ -177,11 +131,12 @@ static ERL_NIF_TERM split_map_run(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         if (!enif_make_map_from_arrays(env, keys, values, n, &chunk) ||
             !enif_make_map_put(env, fresh, field, chunk, &chunks[i])) {
             out = enif_make_badarg(env);
+            failed = 1;
             break;
         }
     }
     enif_map_iterator_destroy(env, &iter);
-    if (out == 0)
+    if (!failed)
         out = enif_make_list_from_array(env, chunks, (unsigned)count);
     phn_free(chunks);
     phn_free(keys);

@@ -9,6 +9,7 @@
     X(msgs_in)                                                                                     \
     X(msgs_unknown)                                                                                \
     X(msgs_malformed)                                                                              \
+    X(msgs_undecodable)                                                                            \
     X(msgs_oversized)                                                                              \
     X(msgs_to_self)                                                                                \
     X(ctl_ignored)                                                                                 \

@@ -7,8 +7,10 @@
 %%   - it leaves no core file when it crashes, even started with an unlimited core size
 %%     (a control process in the same place does leave one);
 %%   - phn_cnode's status and its crash report show the cookie redacted;
-%%   - it listens only on the address given with --bind (all interfaces without it);
-%%   - past --max-conns, new connections are refused and counted.
+%%   - it listens only on the address given with --bind (127.0.0.1 without it), and
+%%     refuses an empty cookie or `nocookie';
+%%   - past --max-conns, new connections are refused and counted;
+%%   - a handshake is bounded as a whole, and trickling clients do not lock members out.
 %% The wrong-cookie refusal itself, the bounds on messages, atoms and held responses are
 %% covered by phn_cnode_SUITE; the bounds on the owner's queue and on encodings by the
 %% cmocka tests of test/c/cnode.
@@ -27,6 +29,8 @@ all() ->
     [cookie_not_in_argv_environ_or_logs,
      no_core_file,
      bind_only_where_configured,
+     refuses_empty_or_nocookie,
+     slow_handshakes_do_not_lock_out,
      max_conns_refused,
      status_and_crash_report_redact_cookie].
 
@@ -172,18 +176,97 @@ no_core_file(Config) ->
         _ -> ok
     end.
 
+%% Loopback unless told otherwise (issue 13, item 5: it used to listen on all interfaces).
 bind_only_where_configured(Config) ->
     Dir = ?config(dir, Config),
     #{port := Lo, cnode := CN} =
-        on(coord, ?MODULE, coord_spawn, ["sec_lo", ["--bind", "127.0.0.1"], Dir,
-                                         filename:join(Dir, "lo.log")]),
-    #{port := Any} = on(coord, ?MODULE, coord_spawn, ["sec_any", [], Dir,
+        on(coord, ?MODULE, coord_spawn, ["sec_lo", [], Dir, filename:join(Dir, "lo.log")]),
+    #{port := Any} = on(coord, ?MODULE, coord_spawn, ["sec_any", ["--bind", "0.0.0.0"], Dir,
                                                       filename:join(Dir, "any.log")]),
     ?assertEqual(["0100007F"], listen_addrs(Lo)),
     ?assertEqual(["00000000"], listen_addrs(Any)),
     ?assertEqual(pong, on(p1, net_adm, ping, [CN])),
     ok = on(coord, ?MODULE, coord_close, ["sec_lo"]),
     ok = on(coord, ?MODULE, coord_close, ["sec_any"]).
+
+%% An empty cookie and `nocookie' (what erlang:get_cookie() says in a VM without
+%% distribution) are refused: a clear line on stderr, a non-zero exit, never a listener.
+%% (Issue 13, item 5: `nocookie' was accepted as a cookie.) Through the environment too.
+refuses_empty_or_nocookie(Config) ->
+    Dir = ?config(dir, Config),
+    [begin
+         Log = filename:join(Dir, "cookie_" ++ integer_to_list(I) ++ ".log"),
+         {Status, Ready} = on(coord, ?MODULE, coord_spawn_with, [Alive, Via, Cookie, Dir, Log]),
+         {ok, Text} = file:read_file(Log),
+         ct:log("~p ~p: status ~p, ready ~p, stderr:~n~s", [Via, Cookie, Status, Ready, Text]),
+         ?assertEqual(false, Ready),
+         ?assertNotEqual(0, Status),
+         ?assertNotEqual(nomatch, binary:match(Text, <<"refusing an empty cookie or 'nocookie'">>))
+     end
+     || {I, Alive, Via, Cookie} <- [{1, "sec_ck1", port, <<>>},
+                                    {2, "sec_ck2", port, <<"nocookie">>},
+                                    {3, "sec_ck3", env, "nocookie"}]].
+
+%% Start a C-node with this cookie (over the port or in PHN_CNODE_COOKIE) and wait for it
+%% to exit: {ExitStatus, whether it said ready}.
+coord_spawn_with(Alive, Via, Cookie, Dir, Log) ->
+    Exe = filename:join(code:priv_dir(process_hub_native), "phn_cnode"),
+    Env = [{"ERL_EPMD_PORT", os:getenv("ERL_EPMD_PORT")}
+           | [{"PHN_CNODE_COOKIE", Cookie} || Via =:= env]],
+    Port = open_port({spawn_executable, "/bin/sh"},
+                     [{args, ["-c", "exec \"$0\" \"$@\" 2>>" ++ Log, Exe,
+                              "--name", Alive ++ "@127.0.0.1"]},
+                      {packet, 4}, binary, exit_status, use_stdio, {cd, Dir}, {env, Env}]),
+    Via =:= port andalso port_command(Port, term_to_binary({cookie, Cookie})),
+    wait_exit(Port, false).
+
+wait_exit(Port, Ready) ->
+    receive
+        {Port, {data, _}} -> wait_exit(Port, true);
+        {Port, {exit_status, S}} -> {S, Ready}
+    after 20000 -> catch port_close(Port), {timeout, Ready}
+    end.
+
+%% Issue 13, item 6. Clients that send a byte every 200 ms hold a handshake: a step's
+%% timeout never passes. The whole handshake is bounded by --handshake-ms now, and more
+%% handshakes run at once than four such clients can hold, so a member still gets in
+%% while they trickle (it used to be locked out: 4 acceptors, each held).
+slow_handshakes_do_not_lock_out(Config) ->
+    Dir = ?config(dir, Config),
+    #{cnode := CN, port := Port} =
+        on(coord, ?MODULE, coord_spawn, ["sec_slow", ["--handshake-ms", "1500"], Dir,
+                                         filename:join(Dir, "slow.log")]),
+    Self = self(),
+    %% A name message announced as 200 bytes, sent one byte every 200 ms: 40 s to finish.
+    Tricklers = [spawn_link(fun() -> trickle(Self, Port, 200) end) || _ <- lists:seq(1, 4)],
+    timer:sleep(500),
+    ?assertEqual(pong, on(p1, net_adm, ping, [CN])),
+    %% Each trickler's connection is closed by the C-node before its message is complete.
+    Outcomes = [receive {trickled, T, Outcome} -> Outcome after 30000 -> still_open end
+                || T <- Tricklers],
+    ct:log("tricklers: ~p", [Outcomes]),
+    ?assertEqual([closed_early || _ <- Tricklers], Outcomes),
+    {reply, 1, {ok, #{handshake_failures := HF}}} =
+        on(coord, ?MODULE, coord_ctl, ["sec_slow", {stats, 1}]),
+    ?assert(HF >= 4),
+    ok = on(coord, ?MODULE, coord_close, ["sec_slow"]).
+
+trickle(Parent, Port, Len) ->
+    {ok, S} = gen_tcp:connect({127, 0, 0, 1}, Port, [binary, {active, false}]),
+    ok = gen_tcp:send(S, <<Len:16>>),
+    Parent ! {trickled, self(), trickle_loop(S, Len)}.
+
+trickle_loop(_S, 0) -> completed;
+trickle_loop(S, Left) ->
+    case gen_tcp:recv(S, 0, 200) of
+        {error, timeout} ->
+            case gen_tcp:send(S, <<"n">>) of
+                ok -> trickle_loop(S, Left - 1);
+                {error, _} -> closed_early
+            end;
+        {error, _} -> closed_early;
+        {ok, _} -> trickle_loop(S, Left)
+    end.
 
 %% Local addresses (hex, as /proc/net/tcp shows them) of the sockets listening on Port.
 listen_addrs(Port) ->

@@ -10,7 +10,9 @@
 %%   - it listens only on the address given with --bind (127.0.0.1 without it), and
 %%     refuses an empty cookie or `nocookie';
 %%   - past --max-conns, new connections are refused and counted;
-%%   - a handshake is bounded as a whole, and trickling clients do not lock members out.
+%%   - a handshake is bounded as a whole, and trickling clients do not lock members out;
+%%   - names of closed connections are reclaimed (no atom squatting);
+%%   - incomplete packets are timed out and bounded in total.
 %% The wrong-cookie refusal itself, the bounds on messages, atoms and held responses are
 %% covered by phn_cnode_SUITE; the bounds on the owner's queue and on encodings by the
 %% cmocka tests of test/c/cnode.
@@ -31,6 +33,8 @@ all() ->
      bind_only_where_configured,
      refuses_empty_or_nocookie,
      slow_handshakes_do_not_lock_out,
+     names_of_closed_connections_reclaimed,
+     partial_frames_timed_out_and_bounded,
      max_conns_refused,
      status_and_crash_report_redact_cookie].
 
@@ -266,6 +270,99 @@ trickle_loop(S, Left) ->
             end;
         {error, _} -> closed_early;
         {ok, _} -> trickle_loop(S, Left)
+    end.
+
+%% Issue 13, item 7. Every name seen in a handshake used to be interned for good (and
+%% before the --max-conns check): a member connecting under ever new names filled the
+%% table, and new nodes were refused until a restart. Now a name is held only while its
+%% connection lives; 40 names one after the other through a table of 16, then a real node.
+names_of_closed_connections_reclaimed(Config) ->
+    Dir = ?config(dir, Config),
+    #{cnode := CN, port := Port} =
+        on(coord, ?MODULE, coord_spawn, ["sec_atoms", ["--max-atoms", "16"], Dir,
+                                         filename:join(Dir, "atoms.log")]),
+    [begin
+         Name = iolist_to_binary(["squat", integer_to_list(I), "@127.0.0.1"]),
+         {ok, S} = raw_connect(Port, Name, ?COOKIE),
+         gen_tcp:close(S),
+         wait_stat("sec_atoms", fun(#{conns := C}) -> C =:= 0 end)
+     end || I <- lists:seq(1, 40)],
+    {ok, #{atoms := Atoms, conns_refused := Refused}} = stats("sec_atoms"),
+    ct:log("atoms ~p, refused ~p", [Atoms, Refused]),
+    ?assertEqual(1, Atoms), % its own name
+    ?assertEqual(0, Refused),
+    ?assertEqual(pong, on(p1, net_adm, ping, [CN])),
+    ok = on(coord, ?MODULE, coord_close, ["sec_atoms"]).
+
+%% Issue 13, item 8. A packet that does not complete is timed out (--frame-ms: it used to
+%% be held for ever), and incomplete packets together stay within --max-in-total: a second
+%% peer's big packet waits for room instead of being buffered beside the first.
+partial_frames_timed_out_and_bounded(Config) ->
+    Dir = ?config(dir, Config),
+    #{port := Port} =
+        on(coord, ?MODULE, coord_spawn, ["sec_frames", ["--frame-ms", "3000",
+                                                        "--max-in-total", "300000",
+                                                        "--max-msg", "250000"], Dir,
+                                         filename:join(Dir, "frames.log")]),
+    {ok, A} = raw_connect(Port, <<"fa@127.0.0.1">>, ?COOKIE),
+    {ok, B} = raw_connect(Port, <<"fb@127.0.0.1">>, ?COOKIE),
+    ok = inet:setopts(A, [{packet, raw}]),
+    ok = inet:setopts(B, [{packet, raw}]),
+    %% 200 000 bytes announced by each, 100 000 sent, then silence.
+    ok = gen_tcp:send(A, [<<200000:32>>, binary:copy(<<0>>, 100000)]),
+    wait_stat("sec_frames", fun(#{input_reserved := R}) -> R > 0 end),
+    ok = gen_tcp:send(B, [<<200000:32>>, binary:copy(<<0>>, 100000)]),
+    wait_stat("sec_frames", fun(#{input_waits := W}) -> W > 0 end),
+    {ok, #{input_reserved := Reserved}} = stats("sec_frames"),
+    ?assertEqual(200004, Reserved), % A's packet; B's waits
+    ?assertEqual(closed, wait_closed(A, 30000)),
+    ?assertEqual(closed, wait_closed(B, 30000)),
+    {ok, #{frames_timed_out := T, conns := 0, input_reserved := 0}} = stats("sec_frames"),
+    ?assertEqual(2, T),
+    ok = on(coord, ?MODULE, coord_close, ["sec_frames"]).
+
+wait_closed(S, Ms) when Ms =< 0 -> gen_tcp:close(S), still_open;
+wait_closed(S, Ms) ->
+    case gen_tcp:recv(S, 0, 500) of
+        {error, timeout} -> wait_closed(S, Ms - 500);
+        {error, _} -> closed;
+        {ok, _} -> wait_closed(S, Ms) % ticks
+    end.
+
+stats(Alive) ->
+    {reply, 1, Stats} = on(coord, ?MODULE, coord_ctl, [Alive, {stats, 1}]),
+    Stats.
+
+wait_stat(Alive, Pred) -> wait_stat(Alive, Pred, 100).
+wait_stat(_Alive, _Pred, 0) -> error(stat_never_true);
+wait_stat(Alive, Pred, N) ->
+    {ok, S} = stats(Alive),
+    case Pred(S) of
+        true -> ok;
+        false -> timer:sleep(100), wait_stat(Alive, Pred, N - 1)
+    end.
+
+%% A raw distribution client: the handshake (protocol 6: 'N' names) as Name with Cookie,
+%% then the socket, {packet, 4}, passive. {error, Why} when the C-node refuses.
+-define(DFLAGS, (16#1 bor 16#4 bor 16#8 bor 16#10 bor 16#80 bor 16#100 bor 16#200
+                 bor 16#400 bor 16#800 bor 16#4000 bor 16#10000 bor 16#20000 bor 16#40000
+                 bor 16#1000000 bor (1 bsl 34))).
+raw_connect(Port, Name, Cookie) ->
+    {ok, S} = gen_tcp:connect({127, 0, 0, 1}, Port, [binary, {active, false}, {packet, 2}]),
+    ok = gen_tcp:send(S, <<$N, ?DFLAGS:64, 7:32, (byte_size(Name)):16, Name/binary>>),
+    case gen_tcp:recv(S, 0, 10000) of
+        {ok, <<$s, "ok">>} ->
+            {ok, <<$N, _Flags:64, Challenge:32, _Cr:32, NL:16, _Peer:NL/binary>>} =
+                gen_tcp:recv(S, 0, 10000),
+            Digest = erlang:md5([Cookie, integer_to_list(Challenge)]),
+            ok = gen_tcp:send(S, <<$r, 4242:32, Digest/binary>>),
+            case gen_tcp:recv(S, 0, 10000) of
+                {ok, <<$a, _:16/binary>>} ->
+                    ok = inet:setopts(S, [{packet, 4}]),
+                    {ok, S};
+                Other -> gen_tcp:close(S), {error, {ack, Other}}
+            end;
+        Other -> gen_tcp:close(S), {error, {status, Other}}
     end.
 
 %% Local addresses (hex, as /proc/net/tcp shows them) of the sockets listening on Port.

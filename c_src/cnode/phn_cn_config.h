@@ -17,6 +17,8 @@ typedef struct phn_cn_config {
     unsigned handshake_ms;            /* a whole handshake (accept or connect) */
     size_t handshakes;                /* acceptor threads: inbound handshakes at once */
     size_t max_msg_bytes;             /* one distribution message */
+    size_t max_in_total;              /* incomplete packets buffered, all connections */
+    unsigned frame_ms;                /* a packet must complete this long after it began */
     size_t max_ctl_bytes;             /* one control-channel message */
     size_t max_ctl_out;               /* output queued to the owner before peers wait */
     size_t max_out_bytes;             /* queued output per connection */

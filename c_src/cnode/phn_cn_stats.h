@@ -11,6 +11,8 @@
     X(msgs_malformed)                                                                              \
     X(msgs_undecodable)                                                                            \
     X(msgs_oversized)                                                                              \
+    X(frames_timed_out)                                                                            \
+    X(input_waits)                                                                                 \
     X(msgs_to_self)                                                                                \
     X(ctl_ignored)                                                                                 \
     X(responses)                                                                                   \

@@ -12,7 +12,8 @@
 %%   - past --max-conns, new connections are refused and counted;
 %%   - a handshake is bounded as a whole, and trickling clients do not lock members out;
 %%   - names of closed connections are reclaimed (no atom squatting);
-%%   - incomplete packets are timed out and bounded in total.
+%%   - incomplete packets are timed out and bounded in total;
+%%   - a term the owner's binary_to_term/1 would refuse is never forwarded to it.
 %% The wrong-cookie refusal itself, the bounds on messages, atoms and held responses are
 %% covered by phn_cnode_SUITE; the bounds on the owner's queue and on encodings by the
 %% cmocka tests of test/c/cnode.
@@ -34,6 +35,7 @@ all() ->
      refuses_empty_or_nocookie,
      slow_handshakes_do_not_lock_out,
      names_of_closed_connections_reclaimed,
+     undecodable_terms_not_forwarded,
      partial_frames_timed_out_and_bounded,
      max_conns_refused,
      status_and_crash_report_redact_cookie].
@@ -95,8 +97,7 @@ port_loop(Port) ->
     receive
         {call, From, Cmd} ->
             port_command(Port, term_to_binary(Cmd)),
-            Reply = receive {Port, {data, B}} -> binary_to_term(B) after 10000 -> timeout end,
-            From ! {reply, Reply},
+            From ! {reply, await_reply(Port)},
             port_loop(Port);
         {close, From} ->
             port_close(Port),
@@ -108,6 +109,18 @@ port_loop(Port) ->
         {Port, {exit_status, S}} ->
             receive {wait_exit, From} -> From ! {exit_status, S} end;
         _ -> port_loop(Port)
+    end.
+
+%% The reply to a command; what else the C-node sends the owner meanwhile (messages it
+%% delivers through the owner) is dropped.
+await_reply(Port) ->
+    receive
+        {Port, {data, B}} ->
+            case binary_to_term(B) of
+                {reply, _, _} = R -> R;
+                _ -> await_reply(Port)
+            end
+    after 10000 -> timeout
     end.
 
 coord_ctl(Alive, Cmd) ->
@@ -320,6 +333,33 @@ partial_frames_timed_out_and_bounded(Config) ->
     {ok, #{frames_timed_out := T, conns := 0, input_reserved := 0}} = stats("sec_frames"),
     ?assertEqual(2, T),
     ok = on(coord, ?MODULE, coord_close, ["sec_frames"]).
+
+%% Issue 13, item 1 (the C-node's side). A call whose caller's node has no connection to
+%% the C-node is answered through the owner, its tag unchanged; the owner decodes it with
+%% binary_to_term/1. A tag that is an atom of invalid UTF-8 (<<255>>) used to be
+%% forwarded (and crashed the owner); now the message is dropped and counted.
+undecodable_terms_not_forwarded(Config) ->
+    Dir = ?config(dir, Config),
+    #{port := Port} = on(coord, ?MODULE, coord_spawn, ["sec_terms", [], Dir,
+                                                       filename:join(Dir, "terms.log")]),
+    {ok, S} = raw_connect(Port, <<"rc@127.0.0.1">>, ?COOKIE),
+    %% A caller on far@away (not connected): its reply goes through the owner.
+    From = binary_to_term(<<131, 88, 119, 8, "far@away", 1:32, 0:32, 1:32>>),
+    Call = fun(TagBytes) ->
+                   Ctl = term_to_binary({6, From, '', net_kernel}),
+                   Msg0 = term_to_binary({'$gen_call', {From, 'TAGX'}, {is_auth, x}}),
+                   [A, B] = binary:split(Msg0, <<119, 4, "TAGX">>),
+                   ok = gen_tcp:send(S, [<<"p">>, Ctl, A, TagBytes, B])
+           end,
+    Call(<<119, 2, 16#C3, 16#BC>>), % 'ü': answered through the owner
+    wait_stat("sec_terms", fun(#{deliver_via_port := D}) -> D =:= 1 end),
+    Call(<<119, 1, 255>>),
+    wait_stat("sec_terms", fun(#{msgs_in := N}) -> N >= 2 end),
+    {ok, #{deliver_via_port := Delivered, msgs_undecodable := Undecodable}} = stats("sec_terms"),
+    ?assertEqual(1, Delivered),
+    ?assertEqual(1, Undecodable),
+    gen_tcp:close(S),
+    ok = on(coord, ?MODULE, coord_close, ["sec_terms"]).
 
 wait_closed(S, Ms) when Ms =< 0 -> gen_tcp:close(S), still_open;
 wait_closed(S, Ms) ->

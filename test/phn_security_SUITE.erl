@@ -348,7 +348,7 @@ undecodable_terms_not_forwarded(Config) ->
     Call = fun(TagBytes) ->
                    Ctl = term_to_binary({6, From, '', net_kernel}),
                    Msg0 = term_to_binary({'$gen_call', {From, 'TAGX'}, {is_auth, x}}),
-                   [A, B] = binary:split(Msg0, <<119, 4, "TAGX">>),
+                   [A, B] = binary:split(Msg0, <<100, 4:16, "TAGX">>),
                    ok = gen_tcp:send(S, [<<"p">>, Ctl, A, TagBytes, B])
            end,
     Call(<<119, 2, 16#C3, 16#BC>>), % 'ü': answered through the owner

@@ -204,7 +204,20 @@ bind_only_where_configured(Config) ->
     ?assertEqual(["00000000"], listen_addrs(Any)),
     ?assertEqual(pong, on(p1, net_adm, ping, [CN])),
     ok = on(coord, ?MODULE, coord_close, ["sec_lo"]),
-    ok = on(coord, ?MODULE, coord_close, ["sec_any"]).
+    ok = on(coord, ?MODULE, coord_close, ["sec_any"]),
+    %% phn_cnode passes its `bind' option on.
+    ?assertEqual([["0100007F"], ["00000000"]],
+                 [on(coord, ?MODULE, coord_owner_listen_addrs, [Opts])
+                  || Opts <- [#{}, #{bind => "0.0.0.0"}]]).
+
+coord_owner_listen_addrs(Opts) ->
+    {ok, Pid} = phn_cnode:start_link(Opts#{cookie => list_to_atom(?COOKIE),
+                                           name => sec_owner}),
+    unlink(Pid),
+    {ok, #{port := Port}} = phn_cnode:stats(),
+    Addrs = listen_addrs(Port),
+    phn_cnode:stop(),
+    Addrs.
 
 %% An empty cookie and `nocookie' (what erlang:get_cookie() says in a VM without
 %% distribution) are refused: a clear line on stderr, a non-zero exit, never a listener.

@@ -36,6 +36,7 @@ all() ->
      slow_handshakes_do_not_lock_out,
      names_of_closed_connections_reclaimed,
      undecodable_terms_not_forwarded,
+     mutated_tags_forwarded_only_if_decodable,
      partial_frames_timed_out_and_bounded,
      max_conns_refused,
      status_and_crash_report_redact_cookie].
@@ -108,20 +109,38 @@ port_loop(Port) ->
             end;
         {Port, {exit_status, S}} ->
             receive {wait_exit, From} -> From ! {exit_status, S} end;
+        {Port, {data, B}} ->
+            seen(B),
+            port_loop(Port);
+        {seen, From} ->
+            From ! {seen, get(decoded), get(undecodable)},
+            port_loop(Port);
         _ -> port_loop(Port)
     end.
 
 %% The reply to a command; what else the C-node sends the owner meanwhile (messages it
-%% delivers through the owner) is dropped.
+%% delivers through the owner) is counted by whether binary_to_term/1 decodes it.
 await_reply(Port) ->
     receive
         {Port, {data, B}} ->
-            case binary_to_term(B) of
+            case seen(B) of
                 {reply, _, _} = R -> R;
                 _ -> await_reply(Port)
             end
     after 10000 -> timeout
     end.
+
+seen(B) ->
+    try binary_to_term(B) of
+        T -> put(decoded, count(decoded) + 1), T
+    catch error:badarg -> put(undecodable, count(undecodable) + 1), undecodable
+    end.
+
+count(K) -> case get(K) of undefined -> 0; N -> N end.
+
+coord_seen(Alive) ->
+    whereis(list_to_atom("holder_" ++ Alive)) ! {seen, self()},
+    receive {seen, D, U} -> {D, U} after 15000 -> timeout end.
 
 coord_ctl(Alive, Cmd) ->
     whereis(list_to_atom("holder_" ++ Alive)) ! {call, self(), Cmd},
@@ -373,6 +392,77 @@ undecodable_terms_not_forwarded(Config) ->
     ?assertEqual(1, Undecodable),
     gen_tcp:close(S),
     ok = on(coord, ?MODULE, coord_close, ["sec_terms"]).
+
+%% The same, at random: tags made of valid encodings with bytes overwritten. Whatever the
+%% C-node forwards to its owner, binary_to_term/1 decodes (the holder on coord counts).
+mutated_tags_forwarded_only_if_decodable(Config) ->
+    Dir = ?config(dir, Config),
+    #{port := Port} = on(coord, ?MODULE, coord_spawn, ["sec_mut", [], Dir,
+                                                       filename:join(Dir, "mut.log")]),
+    {ok, S} = raw_connect(Port, <<"mut@127.0.0.1">>, ?COOKIE),
+    From = binary_to_term(<<131, 88, 119, 8, "far@away", 1:32, 0:32, 1:32>>),
+    Ctl = term_to_binary({6, From, '', net_kernel}),
+    Seeds = [<<0:8, 1:8>>, #{a => 1, b => 2, <<"k">> => [1, 2]}, 'üñï', 3.5, 1 bsl 70,
+             "ab", [1, "b" | c], {self(), make_ref()}, fun lists:map/2, #{{x} => 1.0, 1 => 2},
+             list_to_atom(lists:duplicate(40, $é)), <<1:3>>],
+    rand:seed(exsss, {13, 1, 9}),
+    N = 4000,
+    Tags = [mutate(term_to_binary(lists:nth(rand:uniform(length(Seeds)), Seeds)))
+            || _ <- lists:seq(1, N)],
+    FromExt = binary_part(term_to_binary(From), 1, byte_size(term_to_binary(From)) - 1),
+    Send = fun(Tag) ->
+                   Msg = <<131, 104, 3, 119, 9, "$gen_call", 104, 2, FromExt/binary, Tag/binary,
+                           104, 2, 119, 7, "is_auth", 119, 1, "x">>,
+                   ok = gen_tcp:send(S, [<<"p">>, Ctl, Msg])
+           end,
+    lists:foreach(Send, Tags),
+    wait_stat("sec_mut", fun(#{msgs_in := In}) -> In >= N end),
+    timer:sleep(500),
+    {ok, #{deliver_via_port := Delivered, msgs_undecodable := Refused}} = stats("sec_mut"),
+    {Decoded, Undecodable} = on(coord, ?MODULE, coord_seen, ["sec_mut"]),
+    ct:log("delivered ~p, refused as undecodable ~p; the owner decoded ~p, failed on ~p",
+           [Delivered, Refused, Decoded, Undecodable]),
+    ?assertEqual(undefined, Undecodable),
+    ?assert(Delivered > N div 10),
+    ?assert(Refused > 0),
+    %% And nothing decodable is refused: the tags that decode here as exactly one term
+    %% are all answered. (Pids, ports, refs and funs aside: the C-node holds every one of
+    %% them to the rules the BEAM keeps for its own node's, stricter than for others'.)
+    Good = [T || T <- Tags, exactly_one_term(T),
+                 not has_ident(binary_to_term(<<131, T/binary>>))],
+    lists:foreach(Send, Good),
+    wait_stat("sec_mut", fun(#{msgs_in := In}) -> In >= N + length(Good) end),
+    timer:sleep(500),
+    {ok, #{deliver_via_port := Delivered2}} = stats("sec_mut"),
+    ct:log("~p tags decode here; ~p more delivered", [length(Good), Delivered2 - Delivered]),
+    ?assertEqual(length(Good), Delivered2 - Delivered),
+    gen_tcp:close(S),
+    ok = on(coord, ?MODULE, coord_close, ["sec_mut"]).
+
+has_ident(T) when is_pid(T); is_port(T); is_reference(T); is_function(T) -> true;
+has_ident(T) when is_list(T) -> has_ident_list(T);
+has_ident(T) when is_tuple(T) -> has_ident(tuple_to_list(T));
+has_ident(T) when is_map(T) -> has_ident(maps:to_list(T));
+has_ident(_) -> false.
+
+has_ident_list([H | T]) -> has_ident(H) orelse has_ident_list(T);
+has_ident_list([]) -> false;
+has_ident_list(Tail) -> has_ident(Tail).
+
+%% B encodes one term and nothing more.
+exactly_one_term(B) ->
+    try binary_to_term(<<131, B/binary>>, [used]) of
+        {_, Used} -> Used =:= byte_size(B) + 1
+    catch error:badarg -> false
+    end.
+
+%% An encoding (without its version byte) with one to three bytes overwritten.
+mutate(<<131, Enc/binary>>) ->
+    lists:foldl(fun(_, B) ->
+                        At = rand:uniform(byte_size(B)) - 1,
+                        <<Pre:At/binary, _, Post/binary>> = B,
+                        <<Pre/binary, (rand:uniform(256) - 1), Post/binary>>
+                end, Enc, lists:seq(1, rand:uniform(3))).
 
 wait_closed(S, Ms) when Ms =< 0 -> gen_tcp:close(S), still_open;
 wait_closed(S, Ms) ->

@@ -186,12 +186,24 @@ static uint64_t small_int_hash(int64_t v)
 }
 
 /* Node atom, then `words` 32-bit numbers (hashed) and `skip` bytes (creation, not hashed:
- * a coarser hash only makes a duplicate key more likely to be suspected, never missed). */
+ * a coarser hash only makes a duplicate key more likely to be suspected, never missed).
+ *
+ * The BEAM validates the identifiers of its own node (and creation) more strictly than
+ * others', and the owner's node is a node a peer can name. So every identifier is held to
+ * the local rules, which all the BEAM and ei ever create keep: a pid's id below 2^15 and
+ * serial below 2^13, a port's id below 2^28, and a reference of at most 3 words whose
+ * first is below 2^18 (the BEAM's 4- and 5-word pid references are refused). */
 static int ident(const uint8_t *b, int *i, int end, uint64_t seed, int words, int wide,
                  uint64_t skip, uint64_t *h)
 {
     uint64_t node;
     if (atom(b, i, end, 1, &node) < 0 || !has(*i, end, (uint64_t)words * 4 + skip))
+        return -1;
+    const uint8_t *n = b + *i;
+    if (seed == H_PID && (be32(n) >= (1u << 15) || be32(n + 4) >= (1u << 13)))
+        return -1;
+    if (seed == H_PORT &&
+        (wide ? be32(n) != 0 || be32(n + 4) >= (1u << 28) : be32(n) >= (1u << 28)))
         return -1;
     uint64_t acc = mix2(seed, node);
     if (wide) { /* V4_PORT_EXT: one 64-bit id */
@@ -341,10 +353,10 @@ static int one(const uint8_t *b, int *i, int end, const frame *f, step *s)
         n = large ? be32(b + at) : b[at];
         uint8_t sign = b[at + (large ? 4 : 1)];
         at += large ? 5 : 2;
-        if (sign > 1 || n > BIG_MAX_BYTES || !has(at, end, n))
+        if (n > BIG_MAX_BYTES || !has(at, end, n))
             return -1;
         if (hashing)
-            s->h = int_hash(sign, b + at, n);
+            s->h = int_hash(sign != 0, b + at, n); /* any sign byte but 0 is negative */
         at += (int)n;
         break;
     }
@@ -394,22 +406,21 @@ static int one(const uint8_t *b, int *i, int end, const frame *f, step *s)
         if (ident(b, &at, end, H_PORT, 2, 1, 4, &s->h) < 0)
             return -1;
         break;
-    case ERL_NEW_REFERENCE_EXT:
     case ERL_NEWER_REFERENCE_EXT: {
+        /* (NEW_REFERENCE_EXT, with its 8-bit creation, is pre-OTP-23: refused below.) */
         if (!has(at, end, 2))
             return -1;
         uint32_t words = be16(b + at);
         at += 2;
-        if (words == 0 || words > 5)
+        if (words == 0 || words > 3) /* see ident() */
             return -1;
         uint64_t node;
         if (atom(b, &at, end, 1, &node) < 0)
             return -1;
-        unsigned cre = tag == ERL_NEWER_REFERENCE_EXT ? 4 : 1;
-        if (!has(at, end, cre))
+        if (!has(at, end, 4 + 4 * (uint64_t)words))
             return -1;
-        at += (int)cre;
-        if (!has(at, end, 4 * (uint64_t)words))
+        at += 4;
+        if (be32(b + at) >= (1u << 18))
             return -1;
         uint64_t acc = mix2(H_REF, node);
         int last = (int)words;
@@ -478,7 +489,7 @@ static int one(const uint8_t *b, int *i, int end, const frame *f, step *s)
     }
     default:
         /* Atom cache refs, old funs, local ext, FLOAT_EXT, and the pre-OTP-23 PID_EXT,
-         * PORT_EXT and REFERENCE_EXT. */
+         * PORT_EXT, REFERENCE_EXT and NEW_REFERENCE_EXT. */
         return -1;
     }
     *i = at;

@@ -80,7 +80,7 @@ static void test_numbers_and_binaries(void **state)
     assert_false(OK("\x4d\0\0\0\x00\x03"));       /* empty with 3 bits */
     assert_true(OK("\x4d\0\0\0\x00\x00"));
     assert_true(OK("\x4d\0\0\0\x01\x03\xff"));
-    assert_false(OK("\x6e\x01\x02\x05")); /* a sign byte of 2 */
+    assert_true(OK("\x6e\x01\x02\x05")); /* a sign byte of 2: negative, as for the BEAM */
     assert_true(OK("\x6e\x02\x01\x05\x00"));
     /* A bignum past the BEAM's limit, and one just within. */
     size_t n = 2097149;
@@ -107,6 +107,40 @@ static void test_funs_exports_old_ids(void **state)
     assert_false(OK("\x67\x64\0\x03"
                     "a@b"
                     "\0\0\0\x01\0\0\0\0\x07")); /* PID_EXT */
+    /* Identifiers past what the BEAM accepts for its own node: pid id 2^15, serial 2^13,
+     * port id 2^28, a V4 port id past 32 bits, a 4-word reference, a first reference
+     * word of 2^18, NEW_REFERENCE_EXT; and the largest accepted. */
+    assert_false(OK("\x58\x64\0\x03"
+                    "a@b"
+                    "\0\0\x80\0\0\0\0\0\0\0\0\x01"));
+    assert_false(OK("\x58\x64\0\x03"
+                    "a@b"
+                    "\0\0\0\x01\0\0\x20\0\0\0\0\x01"));
+    assert_true(OK("\x58\x64\0\x03"
+                   "a@b"
+                   "\0\0\x7f\xff\0\0\x1f\xff\0\0\0\x01"));
+    assert_false(OK("\x59\x64\0\x03"
+                    "a@b"
+                    "\x10\0\0\0\0\0\0\x01"));
+    assert_true(OK("\x59\x64\0\x03"
+                   "a@b"
+                   "\x0f\xff\xff\xff\0\0\0\x01"));
+    assert_false(OK("\x78\x64\0\x03"
+                    "a@b"
+                    "\0\0\0\x01\0\0\0\0\0\0\0\x01"));
+    assert_false(OK("\x5a\0\x04\x64\0\x03"
+                    "a@b"
+                    "\0\0\0\x01\0\0\0\x01\0\0\0\x02\0\0\0\x03"
+                    "\0\0\0\x04"));
+    assert_false(OK("\x5a\0\x03\x64\0\x03"
+                    "a@b"
+                    "\0\0\0\x01\0\x04\0\0\0\0\0\x02\0\0\0\x03"));
+    assert_true(OK("\x5a\0\x03\x64\0\x03"
+                   "a@b"
+                   "\0\0\0\x01\0\x03\xff\xff\0\0\0\x02\0\0\0\x03"));
+    assert_false(OK("\x72\0\x01\x64\0\x03"
+                    "a@b"
+                    "\x01\0\0\0\x01"));
     /* fun: size, arity 1, uniq, index, one free variable; m, 0, 0, a pid; the atom x. */
     uint8_t fun[] = {112, 0,   0,  0,  0,  1,  1, 2, 3, 4,  5,   6, 7,   8,   9,   10,
                      11,  12,  13, 14, 15, 16, 0, 0, 0, 0,  0,   0, 0,   1,   100, 0,

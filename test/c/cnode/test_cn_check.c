@@ -323,6 +323,72 @@ static void test_bad_tag_not_forwarded(void **state)
     cnh_stop(&h);
 }
 
+/* An operation_response from a@h for #Ref<t@h.1.2.1> whose one result is `result` (raw
+ * encoding, no version byte). */
+static void feed_result(cnh *h, const char *result, int len)
+{
+    ei_x_buff ctl, msg;
+    erlang_pid from;
+    memset(&from, 0, sizeof(from));
+    strcpy(from.node, "a@h");
+    from.num = 7;
+    from.creation = 1;
+    ei_x_new_with_version(&ctl);
+    ei_x_encode_tuple_header(&ctl, 4);
+    ei_x_encode_long(&ctl, 6);
+    ei_x_encode_pid(&ctl, &from);
+    ei_x_encode_atom(&ctl, "");
+    ei_x_encode_atom(&ctl, "hub");
+    ei_x_new_with_version(&msg);
+    ei_x_encode_tuple_header(&msg, 2);
+    ei_x_encode_atom(&msg, "$gen_cast");
+    ei_x_encode_tuple_header(&msg, 4);
+    ei_x_encode_atom(&msg, "operation_response");
+    cnh_encode_ref(&msg, 1);
+    ei_x_encode_atom(&msg, "a@h");
+    ei_x_encode_list_header(&msg, 1);
+    ei_x_append_buf(&msg, result, len);
+    ei_x_encode_empty_list(&msg);
+    cnh_feed(h, &ctl, &msg);
+    ei_x_free(&ctl);
+    ei_x_free(&msg);
+    phn_cn_loop_dist_input(&h->cn, h->conn);
+}
+
+/* A registered operation's results with an invalid atom: the response is dropped and
+ * counted, nothing completes; a valid one then completes the operation. */
+static void test_bad_results_not_forwarded(void **state)
+{
+    (void)state;
+    cnh h;
+    cnh_config(&h);
+    cnh_start(&h);
+    ei_x_buff x;
+    ei_x_new_with_version(&x);
+    ei_x_encode_tuple_header(&x, 6);
+    ei_x_encode_atom(&x, "register");
+    ei_x_encode_long(&x, 1);
+    cnh_encode_ref(&x, 1);
+    ei_x_encode_atom(&x, "hub");
+    ei_x_encode_list_header(&x, 1);
+    ei_x_encode_atom(&x, "a@h");
+    ei_x_encode_empty_list(&x);
+    ei_x_encode_long(&x, 60000);
+    cnh_command(&h, &x);
+    cnh_read_owner(&h);
+    assert_int_equal(cnh_frames(&h), 1); /* the reply */
+    feed_result(&h, "\x77\x01\xff", 3);
+    cnh_read_owner(&h);
+    assert_int_equal(cnh_frames(&h), 1);
+    assert_int_equal(h.cn.stats.msgs_undecodable, 1);
+    assert_int_equal(h.cn.stats.responses, 0);
+    feed_result(&h, "\x77\x02\xc3\xbc", 4);
+    cnh_read_owner(&h);
+    assert_int_equal(cnh_frames(&h), 2); /* the op_result */
+    assert_int_equal(h.cn.stats.ops_completed, 1);
+    cnh_stop(&h);
+}
+
 /* A lone 'p' as the last byte of its allocation: refused, and (under valgrind) nothing
  * read past it. */
 static void test_lone_pass_through(void **state)
@@ -349,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_map_keys),
         cmocka_unit_test(test_nesting),
         cmocka_unit_test(test_bad_tag_not_forwarded),
+        cmocka_unit_test(test_bad_results_not_forwarded),
         cmocka_unit_test(test_lone_pass_through),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,6 +104,8 @@ start_link() -> start_link(#{}).
 %% <li>`args' - extra C-node limits, a map of `silence_ms, early_hold_ms, early_max,
 %%     early_bytes, max_msg, max_ops, max_op_bytes, max_conns, handshake_ms, bind, ...'
 %%     (the `--flag' names of `phn_cnode --help' with `_' for `-').</li>
+%% <li>`bind' - the IPv4 address the C-node listens on (a string); default 127.0.0.1,
+%%     `"0.0.0.0"' for every interface. Same as `bind' in `args'.</li>
 %% <li>`wrapper' - a command line to run the C-node under (e.g. valgrind); default
 %%     `$PHN_CNODE_WRAPPER'.</li>
 %% <li>`max_restarts' - restarts allowed within 60 s before giving up (default 10).</li>
@@ -463,7 +465,9 @@ start_port(St) ->
 
 start_port(#st{opts = Opts} = St, Attempts) ->
     CNode = cnode_name(Opts),
-    Args = ["--name", atom_to_list(CNode) | arg_flags(maps:get(args, Opts, #{}))],
+    %% `bind' (the C-node listens on 127.0.0.1 without it) may also sit in `args'.
+    Args = ["--name", atom_to_list(CNode)
+            | arg_flags(maps:merge(maps:with([bind], Opts), maps:get(args, Opts, #{})))],
     {Exe, Argv} = command(Opts, Args),
     Port = open_port({spawn_executable, Exe},
                      [{args, Argv}, {packet, 4}, binary, exit_status, use_stdio,

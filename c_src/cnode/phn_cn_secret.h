@@ -13,7 +13,10 @@
 void phn_cn_harden(void);
 
 /* Fill out (size cap, NUL-terminated) with the cookie: the environment first, else the
- * first control packet (waiting up to timeout_ms). 0 or -1. */
+ * first control packet (waiting up to timeout_ms). 0, -1 (none, or malformed), or
+ * PHN_CN_COOKIE_REFUSED: empty, or `nocookie' (what erlang:get_cookie() says in a VM
+ * without distribution): a C-node with such a cookie would let anyone in. */
+#define PHN_CN_COOKIE_REFUSED (-2)
 int phn_cn_cookie_get(phn_cn_ctl *ctl, char *out, size_t cap, int timeout_ms);
 
 /* Overwrite a secret so that the compiler cannot drop the store. */

@@ -8,7 +8,39 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
+
+static _Thread_local unsigned budget_ms; /* 0: no whole-handshake bound */
+static _Thread_local int64_t deadline;   /* monotonic ms; 0: none running */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void phn_cn_sock_budget(unsigned ms)
+{
+    budget_ms = ms;
+    deadline = 0;
+}
+
+void phn_cn_sock_budget_start(void)
+{
+    deadline = budget_ms > 0 ? now_ms() + budget_ms : 0;
+}
+
+void phn_cn_sock_budget_end(void)
+{
+    deadline = 0;
+}
+
+int phn_cn_sock_budget_running(void)
+{
+    return deadline != 0;
+}
 
 /* The context is the descriptor itself; sockets are never 0 (stdin is open). */
 static int fd_of(void *ctx)
@@ -26,6 +58,12 @@ static int wait_fd(int fd, short events, unsigned tmo)
     int ms = tmo == EI_SCLBK_INF_TMO ? -1 : (int)(tmo > 0x7fffffff ? 0x7fffffff : tmo);
     struct pollfd p = {fd, events, 0};
     for (;;) {
+        if (deadline != 0) { /* the whole handshake's budget governs, not ei's step */
+            int64_t left = deadline - now_ms();
+            if (left <= 0)
+                return ETIMEDOUT;
+            ms = (int)(left > 0x7fffffff ? 0x7fffffff : left);
+        }
         int r = poll(&p, 1, ms);
         if (r > 0)
             return 0;
@@ -80,6 +118,7 @@ static int cb_accept(void **ctx, void *addr, int *len, unsigned tmo)
         return errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
     *len = (int)sz;
     *ctx = ctx_of(fd);
+    phn_cn_sock_budget_start(); /* the handshake starts now */
     return 0;
 }
 

@@ -259,7 +259,7 @@ bad_input_test() ->
     [?assertError(badarg, ?T:track(T, R, [a], O))
      || O <- [#{}, #{timeout_ms => -1}, #{timeout_ms => 1.5}, #{deadline_ms => soon},
               not_a_map, [{timeout_ms, 5}]]],
-    %% A key whose external format does not fit 255 bytes.
+    %% A key past the size cap (255, counted as 8 per term and list cell).
     ?assertError(badarg, ?T:track(T, lists:seq(1, 300), [a], far())),
     ?assertError(badarg, ?T:record(T, lists:seq(1, 300), a, [])),
     [?assertError(badarg, F())

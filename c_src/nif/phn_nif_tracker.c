@@ -275,6 +275,7 @@ ERL_NIF_TERM phn_nif_tracker_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     uint64_t unknown = t->ignored_unknown, unexpected = t->ignored_unexpected,
              extra = t->ignored_extra, records = t->records, completes = t->completes;
     phn_counters counters = t->counters;
+    size_t key_units = tr_keys_units(t);
     ErlNifPid owner = t->owner;
     enif_mutex_unlock(t->lock);
 
@@ -283,10 +284,11 @@ ERL_NIF_TERM phn_nif_tracker_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     ERL_NIF_TERM ig_values[] = {enif_make_uint64(env, unknown), enif_make_uint64(env, unexpected),
                                 enif_make_uint64(env, extra)};
     ERL_NIF_TERM dbg_keys[] = {phn_atoms.tr_probes, phn_atoms.tr_heap_moves, phn_atoms.tr_records,
-                               phn_atoms.tr_completes};
+                               phn_atoms.tr_completes, phn_atoms.tr_key_units};
     ERL_NIF_TERM dbg_values[] = {enif_make_uint64(env, counters.probes),
                                  enif_make_uint64(env, counters.heap_moves),
-                                 enif_make_uint64(env, records), enif_make_uint64(env, completes)};
+                                 enif_make_uint64(env, records), enif_make_uint64(env, completes),
+                                 enif_make_uint64(env, key_units)};
     ERL_NIF_TERM keys[] = {
         phn_atoms.tr_ops,     phn_atoms.tr_bytes,   phn_atoms.tr_kept_terms,
         phn_atoms.tr_ignored, phn_atoms.tr_max_ops, phn_atoms.tr_max_nodes_per_op,
@@ -296,7 +298,7 @@ ERL_NIF_TERM phn_nif_tracker_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
         enif_make_uint64(env, kept_terms),   map_of(env, ig_keys, ig_values, 3),
         enif_make_uint64(env, t->max_ops),   enif_make_uint64(env, t->max_nodes),
         enif_make_pid(env, &owner),          closed ? phn_atoms.true_ : phn_atoms.false_,
-        map_of(env, dbg_keys, dbg_values, 4)};
+        map_of(env, dbg_keys, dbg_values, 5)};
     return map_of(env, keys, values, sizeof(keys) / sizeof(keys[0]));
 }
 

@@ -272,17 +272,20 @@ size(Tracker) ->
     phn_nif:tracker_size(Tracker).
 
 %% @doc Counters of this tracker: `ops' (pending operations), `bytes' (all native memory
-%% of the table and its operations: their structures and the terms they keep, as compact
-%% images, with the allocator's per-block overhead), `kept_terms' (operations keeping a
-%% term: a meta or a recorded response), `ignored' (responses ignored, by reason), the
-%% caps, `owner', `closed', and `debug' (`probes' of hash lookups, `heap_moves' of the
-%% expiry heap, `records', `completes': counts that let tests check the costs).
+%% of the table and its operations: their structures, their keys' sizes and the terms they
+%% keep, as compact images, with the allocator's per-block overhead), `kept_terms'
+%% (operations keeping a term: a meta or a recorded response), `ignored' (responses
+%% ignored, by reason), the caps, `owner', `closed', and `debug' (`probes' of hash
+%% lookups, `heap_moves' of the expiry heap, `records' (chunks recorded or counted),
+%% `completes', `key_units' (sizes of the keys held by the key environments, dead ones
+%% until compacted): counts that let tests check the costs).
 -spec stats(tracker()) -> map().
 stats(Tracker) ->
     phn_nif:tracker_stats(Tracker).
 
 %% @doc Counters of every tracker of this VM: `trackers', `ops', `bytes', `kept_terms', and
-%% `reaping_ops' (operations of closed trackers still being freed in the background).
+%% `reaping_ops' (operations still being freed in the background: those of closed
+%% trackers, and single ones costly to free).
 -spec stats() -> map().
 stats() ->
     phn_nif:tracker_global_stats().

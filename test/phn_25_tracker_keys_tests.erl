@@ -170,3 +170,16 @@ churn(T, N, Max) ->
     end,
     Units = maps:get(key_units, maps:get(debug, ?T:stats(T))),
     churn(T, N - 1, max(Max, Units)).
+
+%% A key that is a sub-binary of a big binary is kept as a copy of its own bytes: the
+%% tracker never keeps the big binary alive (the reference handed back by take_expired/2
+%% is the kept copy).
+sub_binary_key_keeps_only_its_bytes_test() ->
+    T = ?T:new(),
+    Huge = binary:copy(<<1>>, 1 bsl 20),
+    Key = {binary:part(Huge, 10, 100)},
+    ?assertEqual(1 bsl 20, binary:referenced_byte_size(element(1, Key))),
+    ok = ?T:track(T, Key, [a], #{deadline_ms => ?LONG_AGO}),
+    [Kept] = ?T:take_expired(T, ?LONG_AGO + 1),
+    ?assertEqual(Key, Kept),
+    ?assertEqual(100, binary:referenced_byte_size(element(1, Kept))).

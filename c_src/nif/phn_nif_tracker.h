@@ -110,7 +110,7 @@ typedef struct tracker {
 /* Calls with more elements of work than this run on a dirty CPU scheduler. */
 #define TR_DIRTY_WORK PHN_DIRTY_THRESHOLD
 
-/* Freeing: what frees cost, in blocks (a block of 64 KiB counts one more per 64 KiB). A
+/* Freeing: what frees cost, in blocks (and one more per 4 KiB page they hold). A
  * table or an operation costing more than this is freed by the reaper thread, not on the
  * caller's (or the exiting owner's) scheduler: about 1 ms of frees. */
 #define TR_FREE_INLINE 10000
@@ -127,7 +127,9 @@ void tr_dispose_table(phn_optable *table, size_t ops, size_t table_bytes, size_t
                       ErlNifEnv *env0, ErlNifEnv *env1);
 void tr_dispose_op(tr_op *op);
 void tr_dispose_env(ErlNifEnv *env, size_t units);
-/* Operations of closed trackers not yet freed by the reaper (stats/0's reaping_ops). */
+/* Release a reference to a blob (a replaced meta): a big last one is freed by the reaper. */
+void tr_dispose_blob(tr_blob *b);
+/* Operations handed to the reaper and not yet freed (stats/0's reaping_ops). */
 long long tr_reaping_ops(void);
 
 /* --- phn_nif_tracker_keys.c ------------------------------------------------------------- */
@@ -150,9 +152,10 @@ typedef struct tr_key {
 int tr_key_of(ErlNifEnv *env, ERL_NIF_TERM ref, tr_key *k);
 /* The phn_optable_key probing for k (which must outlive it). */
 phn_optable_key tr_key_probe(const tr_key *k);
-/* Under the lock: copy the key into the current key environment and link the operation
- * there (before inserting it; tr_keys_drop undoes it). 0 when out of memory. */
-int tr_keys_adopt(tracker *t, tr_op *op, const tr_key *k);
+/* Under the lock: copy the key (a term of env) into the current key environment, its
+ * binaries as new ones (a sub-binary never keeps a big binary alive), and link the
+ * operation there (before inserting it; tr_keys_drop undoes it). 0 when out of memory. */
+int tr_keys_adopt(tracker *t, tr_op *op, ErlNifEnv *env, const tr_key *k);
 /* Under the lock: the operation left the table; its key is dead. */
 void tr_keys_drop(tracker *t, tr_op *op);
 /* Under the lock: one step of compaction (moves a few live keys out of the environment

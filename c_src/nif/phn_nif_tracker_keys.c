@@ -156,21 +156,81 @@ static void unlink_op(tr_keygen *g, tr_op *op)
     g->live_units -= op->key_units;
 }
 
-/* Copy term into generation g (its environment made on first use). */
-static int copy_into(tr_keygen *g, ERL_NIF_TERM term, size_t units, ERL_NIF_TERM *out)
+/* A copy of a measured key in dst whose binaries are new ones of their own bytes: a
+ * sub-binary of a big binary (enif_make_copy would share the whole) never keeps that
+ * binary alive. Recursion is bounded by the cap (at most TR_KEY_MAX_TERMS terms). */
+static ERL_NIF_TERM copy_key(ErlNifEnv *dst, ErlNifEnv *src, ERL_NIF_TERM t)
+{
+    ERL_NIF_TERM items[TR_KEY_MAX_TERMS], out;
+    switch (enif_term_type(src, t)) {
+    case ERL_NIF_TERM_TYPE_BITSTRING: {
+        ErlNifBinary bin;
+        unsigned char *data;
+        if (!enif_inspect_binary(src, t, &bin) ||
+            (data = enif_make_new_binary(dst, bin.size, &out)) == NULL)
+            return enif_make_copy(dst, t);
+        if (bin.size > 0)
+            memcpy(data, bin.data, bin.size);
+        return out;
+    }
+    case ERL_NIF_TERM_TYPE_TUPLE: {
+        int arity;
+        const ERL_NIF_TERM *elems;
+        if (!enif_get_tuple(src, t, &arity, &elems) || (size_t)arity > TR_KEY_MAX_TERMS)
+            return enif_make_copy(dst, t);
+        for (int i = 0; i < arity; i++)
+            items[i] = copy_key(dst, src, elems[i]);
+        return enif_make_tuple_from_array(dst, items, (unsigned)arity);
+    }
+    case ERL_NIF_TERM_TYPE_LIST: {
+        ERL_NIF_TERM head, tail = t;
+        size_t n = 0;
+        if (enif_is_empty_list(src, t))
+            return enif_make_list(dst, 0);
+        while (n < TR_KEY_MAX_TERMS && enif_get_list_cell(src, tail, &head, &tail))
+            items[n++] = copy_key(dst, src, head);
+        out = copy_key(dst, src, tail); /* [] or an improper tail */
+        while (n > 0)
+            out = enif_make_list_cell(dst, items[--n], out);
+        return out;
+    }
+    case ERL_NIF_TERM_TYPE_MAP: {
+        ERL_NIF_TERM k, v, values[TR_KEY_MAX_TERMS / 2];
+        ErlNifMapIterator it;
+        size_t n = 0;
+        if (!enif_map_iterator_create(src, t, &it, ERL_NIF_MAP_ITERATOR_FIRST))
+            return enif_make_copy(dst, t);
+        while (n < TR_KEY_MAX_TERMS / 2 && enif_map_iterator_get_pair(src, &it, &k, &v)) {
+            items[n] = copy_key(dst, src, k);
+            values[n++] = copy_key(dst, src, v);
+            enif_map_iterator_next(src, &it);
+        }
+        enif_map_iterator_destroy(src, &it);
+        if (!enif_make_map_from_arrays(dst, items, values, n, &out))
+            return enif_make_copy(dst, t);
+        return out;
+    }
+    default:
+        return enif_make_copy(dst, t);
+    }
+}
+
+/* Copy a key (in src) into generation g (its environment made on first use). */
+static int copy_into(tr_keygen *g, ErlNifEnv *src, ERL_NIF_TERM term, size_t units,
+                     ERL_NIF_TERM *out)
 {
     if (g->env == NULL && (g->env = enif_alloc_env()) == NULL)
         return 0;
-    *out = enif_make_copy(g->env, term);
+    *out = copy_key(g->env, src, term);
     g->units += units;
     return 1;
 }
 
-int tr_keys_adopt(tracker *t, tr_op *op, const tr_key *k)
+int tr_keys_adopt(tracker *t, tr_op *op, ErlNifEnv *env, const tr_key *k)
 {
     tr_keygen *g = &t->keys[t->key_cur];
     op->key_units = (uint32_t)k->units;
-    if (!copy_into(g, k->term, k->units, &op->key))
+    if (!copy_into(g, env, k->term, k->units, &op->key))
         return 0;
     op->key_gen = t->key_cur;
     link_op(g, op);
@@ -206,7 +266,7 @@ ErlNifEnv *tr_keys_step(tracker *t, size_t *units)
     for (unsigned i = 0; i < TR_KEY_MIGRATE && old->head != NULL; i++) {
         tr_op *op = old->head;
         ERL_NIF_TERM copy;
-        if (!copy_into(cur, op->key, op->key_units, &copy))
+        if (!copy_into(cur, old->env, op->key, op->key_units, &copy))
             return NULL; /* out of memory: try again on the next step */
         unlink_op(old, op);
         op->key = copy;

@@ -175,7 +175,7 @@ static ERL_NIF_TERM track_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], size_t 
     int rc = PHN_ENOTFOUND;
     if (t->table != NULL) {
         rc = PHN_ENOMEM;
-        if (tr_keys_adopt(t, op, &k)) {
+        if (tr_keys_adopt(t, op, env, &k)) {
             phn_optable_key probe = tr_key_probe(&k);
             rc = phn_optable_insert_key(t->table, &probe, deadline, op);
             if (rc != PHN_OK)
@@ -572,7 +572,7 @@ static ERL_NIF_TERM update_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], int on
         op->deadline = deadline;
     }
     enif_mutex_unlock(t->lock);
-    tr_blob_release(old); /* a big meta is not freed under the lock */
+    tr_dispose_blob(old); /* not under the lock, and a big one not on this scheduler */
     return phn_atoms.ok;
 }
 

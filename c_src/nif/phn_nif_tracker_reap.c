@@ -1,6 +1,7 @@
 /* phn_tracker: the reaper, one thread that frees what would hold a scheduler too long:
  * detached tables (a closed tracker, an owner gone) with their key environments, single
- * operations holding many chunks or big terms, and emptied key environments. Whatever
+ * operations holding many chunks or big terms, big replaced metas, and emptied key
+ * environments. Whatever
  * costs at most TR_FREE_INLINE blocks is freed on the spot; so is everything when no
  * reaper can be had (out of memory, or the library is being unloaded). */
 #include <stdatomic.h>
@@ -15,6 +16,7 @@ typedef struct reap_item {
     size_t table_bytes;
     ErlNifEnv *env[2];
     tr_op *op;
+    tr_blob *blob;
 } reap_item;
 
 /* The lock is created by the first load and never destroyed: a destructor or a monitor
@@ -37,6 +39,7 @@ static void free_item(const reap_item *item)
         if (item->env[i] != NULL)
             enif_free_env(item->env[i]);
     tr_op_free(item->op);
+    tr_blob_release(item->blob);
 }
 
 static void *reaper_main(void *arg)
@@ -110,7 +113,7 @@ void tr_dispose_table(phn_optable *table, size_t ops, size_t table_bytes, size_t
 {
     if (table == NULL && env0 == NULL && env1 == NULL)
         return;
-    reap_item item = {NULL, table, ops, table_bytes, {env0, env1}, NULL};
+    reap_item item = {NULL, table, ops, table_bytes, {env0, env1}, NULL, NULL};
     dispose(&item, cost);
 }
 
@@ -118,7 +121,7 @@ void tr_dispose_op(tr_op *op)
 {
     if (op == NULL)
         return;
-    reap_item item = {NULL, NULL, 0, 0, {NULL, NULL}, op};
+    reap_item item = {NULL, NULL, 1, 0, {NULL, NULL}, op, NULL};
     dispose(&item, tr_op_free_cost(op));
 }
 
@@ -126,8 +129,16 @@ void tr_dispose_env(ErlNifEnv *env, size_t units)
 {
     if (env == NULL)
         return;
-    reap_item item = {NULL, NULL, 0, 0, {env, NULL}, NULL};
+    reap_item item = {NULL, NULL, 0, 0, {env, NULL}, NULL, NULL};
     dispose(&item, env_cost(units));
+}
+
+void tr_dispose_blob(tr_blob *b)
+{
+    if (b == NULL)
+        return;
+    reap_item item = {NULL, NULL, 0, 0, {NULL, NULL}, NULL, b};
+    dispose(&item, 1 + b->len / 4096);
 }
 
 long long tr_reaping_ops(void)

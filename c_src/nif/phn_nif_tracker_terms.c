@@ -78,11 +78,11 @@ static int decode(ErlNifEnv *env, const tr_blob *b, ERL_NIF_TERM *out)
 }
 
 /* Blocks: the operation, its progress (struct, node index, node array), its table entry,
- * the meta and every chunk; a block of 64 KiB or more costs one more per 64 KiB (pages
+ * the meta and every chunk; and one more per 4 KiB page held (pages
  * given back to the OS). */
 size_t tr_op_free_cost(const tr_op *op)
 {
-    return 5 + op->kept_chunks + (op->meta != NULL) + op->bytes / 65536;
+    return 5 + op->kept_chunks + (op->meta != NULL) + op->bytes / 4096;
 }
 
 void tr_op_free(tr_op *op)

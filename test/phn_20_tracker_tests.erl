@@ -503,6 +503,24 @@ unreferenced_tracker_lives_with_its_owner_test() ->
                                 [trackers, ops, kept_terms])
               end, 500)).
 
+%% close/1 ends the owner's hold: a closed tracker that no term refers to is destroyed
+%% while its owner lives on (the VM-wide tracker count comes back down).
+closed_tracker_is_released_test() ->
+    settle(),
+    Self = self(),
+    {Pid, MRef} = spawn_monitor(fun() ->
+        Before = maps:get(trackers, ?T:stats()),
+        ok = ?T:close(?T:new()),
+        erlang:garbage_collect(),
+        Self ! {gone, phn_watch:wait_until(
+                        fun() -> maps:get(trackers, ?T:stats()) < Before + 1 end, 500)},
+        receive stop -> ok end
+    end),
+    Gone = receive {gone, G} -> G end,
+    Pid ! stop,
+    receive {'DOWN', MRef, process, Pid, _} -> ok end,
+    ?assert(Gone).
+
 fill_and_drop(N) ->
     T = ?T:new(),
     [ok = ?T:track(T, I, [a], #{timeout_ms => 1000, meta => I}) || I <- lists:seq(1, N)],

@@ -3,11 +3,11 @@
  * before taking the tracker's lock, takes the lock only around table and progress work,
  * and builds the terms it hands back after the lock is released: from the operation when
  * it left the table, else from a snapshot that holds its images (not copies). Operations
- * that are costly to free are freed by the reaper. A call whose copying would walk more than
- * TR_DIRTY_WORK elements runs on a dirty CPU scheduler: known up front from its arguments (the
- * length of Expected), found while writing an image (phn_flat_encode stops at the budget), or found
- * under the lock (the operation's kept terms are big), in which case it lets the lock go
- * and reschedules itself dirty; the dirty run starts over. */
+ * that are costly to free are freed by the reaper. A call whose copying would walk more
+ * than TR_DIRTY_WORK elements runs on a dirty CPU scheduler: known up front from its
+ * arguments (the length of Expected), found while writing an image (phn_flat_encode stops
+ * at the budget), or found under the lock (the operation's kept terms are big), in which
+ * case it lets the lock go and reschedules itself dirty; the dirty run starts over. */
 #include <string.h>
 
 #include "phn_alloc.h"

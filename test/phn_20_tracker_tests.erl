@@ -1,4 +1,5 @@
-%% @doc phn_tracker's API: tracking, chunk-aware recording, the ignored responses and
+%% @doc phn_tracker's API: tracking, chunk-aware recording (record/4 and count/3), the
+%% ignored responses and
 %% their counters, get/peek/take/cancel/update, expiry, caps, bad input, closing, owner
 %% death (from a second process), concurrent use from several processes, reloading the
 %% library under live trackers, and the complexity of record and cleanup proved by the

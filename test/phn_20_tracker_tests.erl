@@ -1,9 +1,9 @@
 %% @doc phn_tracker's API: tracking, chunk-aware recording (record/4 and count/3), the
-%% ignored responses and
-%% their counters, get/peek/take/cancel/update, expiry, caps, bad input, closing, owner
-%% death (from a second process), concurrent use from several processes, reloading the
-%% library under live trackers, and the complexity of record and cleanup proved by the
-%% tracker's own work counters (no timing).
+%% ignored responses and their counters, get/peek/take/cancel/update, expiry (and
+%% take_expired/2), caps, bad input, closing, owner death (from a second process), the
+%% owner keeping an unreferenced tracker alive, concurrent use from several processes,
+%% reloading the library under live trackers, and the complexity of record and cleanup
+%% proved by the tracker's own work counters (no timing).
 -module(phn_20_tracker_tests).
 
 -include_lib("eunit/include/eunit.hrl").

@@ -19,6 +19,7 @@
     tracker_new/2,
     tracker_track/5,
     tracker_record/5,
+    tracker_count/3,
     tracker_get/2,
     tracker_peek/2,
     tracker_take/2,
@@ -62,6 +63,7 @@ partition_sync_log(_State, _RemoteLog) -> ?NOT_LOADED.
 tracker_new(_MaxOps, _MaxNodes) -> ?NOT_LOADED.
 tracker_track(_T, _Ref, _Expected, _DeadlineMs, _Meta) -> ?NOT_LOADED.
 tracker_record(_T, _Ref, _Node, _Results, _WithMeta) -> ?NOT_LOADED.
+tracker_count(_T, _Ref, _Node) -> ?NOT_LOADED.
 tracker_get(_T, _Ref) -> ?NOT_LOADED.
 tracker_peek(_T, _Ref) -> ?NOT_LOADED.
 tracker_take(_T, _Ref) -> ?NOT_LOADED.

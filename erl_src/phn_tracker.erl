@@ -7,17 +7,32 @@
 %% and closed (from any process). Any process holding the tracker may use it; a mutex
 %% serialises the calls.
 %%
-%% An operation is keyed by its transaction reference (any term whose external format is
-%% at most 255 bytes, compared with `=:='). It expects responses from nodes (atoms), each
+%% An operation is keyed by its transaction reference, compared with `=:=' (see
+%% "References" below). It expects responses from nodes (atoms), each
 %% node a number of chunks: a node sent more children than one batch answers once per
 %% batch. Responses from other nodes and chunks beyond the expected count are ignored and
 %% counted. Each node's chunk results are kept in arrival order and handed back
 %% concatenated.
 %%
 %% Costs: `record/4' is O(1) in the number of nodes and of operations (plus the copy of
-%% `Results'); `cleanup_expired/1' is O(k log n) for k expired of n; `track/4' is O(nodes).
-%% Calls that would copy more than about 10 000 elements run on a dirty CPU scheduler, so
-%% no call holds a normal scheduler for more than about a millisecond.
+%% `Results'); `count/3' is O(1) and keeps nothing; `cleanup_expired/1' is O(k log n) for
+%% k expired of n; `track/4' is O(nodes). Calls that would copy more than about 10 000
+%% elements run on a dirty CPU scheduler, and operations or tables that are costly to free
+%% are freed by a background thread, so no call holds a normal scheduler for more than
+%% about a millisecond.
+%%
+%% References: `Ref' may be any term of atoms, integers of at most 64 bits, floats, pids,
+%% ports, references, binaries, lists, tuples and maps whose size is at most 255, counted
+%% as 8 per term and per list cell plus the bytes of its binaries (a reference counts 8, a
+%% `{Ref, Node}' tuple 24); the check stops at the cap, so a huge term costs no more than
+%% a small one. Funs, bigger integers and bitstrings that are not whole bytes are refused
+%% (`badarg'), as is anything past the cap. The key is the term itself, not its encoding:
+%% a local reference finds its operation before and after the node starts (or restarts)
+%% distribution.
+%%
+%% Lifetime: the owner keeps its tracker alive. A tracker no term refers to lives on until
+%% its owner exits or `close/1' is called; then its operations are freed, and the tracker
+%% itself once no term refers to it either.
 -module(phn_tracker).
 
 -export([new/0,
@@ -37,6 +52,7 @@
          cleanup_expired/3,
          drop_expired/1,
          drop_expired/2,
+         take_expired/2,
          size/1,
          stats/0,
          stats/1,
@@ -61,13 +77,16 @@
 -define(MIN_DEADLINE, -16#8000000000000000).
 %% Operations per cleanup call (each call also stops after ~10 000 elements of work).
 -define(CLEANUP_BATCH, 200).
+%% Operations per take_expired/drop_expired call: each costs a pop and a few frees.
+-define(REFS_BATCH, 1000).
 
 %% @equiv new(#{})
 -spec new() -> tracker().
 new() ->
     new(#{}).
 
-%% @doc A new, empty tracker owned (and monitored) by the calling process. Options:
+%% @doc A new, empty tracker owned (and monitored) by the calling process, which keeps it
+%% alive (see "Lifetime" above). Options:
 %% `max_ops' (default 16 777 216) caps the pending operations, `max_nodes_per_op' (default
 %% 65 536) the entries of one `Expected' list; past a cap, `track/4' returns
 %% `{error, limit}'.
@@ -123,8 +142,15 @@ record(Tracker, Ref, Node, Results, Opts) when is_map(Opts) ->
 record(_, _, _, _, _) ->
     error(badarg).
 
-%% @doc Record one chunk of `Node' and keep no term (temporary wrapper of `record/4').
-count(T, Ref, Node) -> case record(T, Ref, Node, []) of {complete, _} -> complete; Other -> Other end.
+%% @doc Record one response chunk of `Node' for the operation `Ref' as `record/4' does, but
+%% keep no term at all: for a caller that keeps the results itself. The chunk counts
+%% toward completion and adds nothing to what `get/2' collects; on completion the
+%% operation is removed and only `complete' is returned. O(1), and nothing is allocated.
+-spec count(tracker(), ref(), term()) ->
+          {pending, non_neg_integer()} | complete |
+          {ignored, unknown_operation | unexpected_node | extra_chunk}.
+count(Tracker, Ref, Node) ->
+    phn_nif:tracker_count(Tracker, Ref, Node).
 
 %% @doc The operation as it stands, left in place: `{ok, Info}' with `ref', `meta'
 %% (`undefined' when none was given), `collected' (nodes that gave at least one chunk),
@@ -218,9 +244,23 @@ drop_expired(_, _) ->
     error(badarg).
 
 drop_loop(Tracker, Now, N) ->
-    case phn_nif:tracker_cleanup(Tracker, Now, ?CLEANUP_BATCH, false) of
+    case phn_nif:tracker_cleanup(Tracker, Now, ?REFS_BATCH, false) of
         {done, K} -> N + K;
         {more, K} -> drop_loop(Tracker, Now, N + K)
+    end.
+
+%% @doc Remove every expired operation, as `cleanup_expired/2', and return only their
+%% references, earliest deadline first: no meta, results or node lists are copied out.
+-spec take_expired(tracker(), integer()) -> [ref()].
+take_expired(Tracker, NowMs) when is_integer(NowMs) ->
+    take_loop(Tracker, clamp(NowMs), []);
+take_expired(_, _) ->
+    error(badarg).
+
+take_loop(Tracker, Now, Acc) ->
+    case phn_nif:tracker_cleanup(Tracker, Now, ?REFS_BATCH, ref) of
+        {done, Refs} -> lists:append(lists:reverse(Acc, [Refs]));
+        {more, Refs} -> take_loop(Tracker, Now, [Refs | Acc])
     end.
 
 batch(infinity) -> ?CLEANUP_BATCH;
@@ -232,17 +272,20 @@ size(Tracker) ->
     phn_nif:tracker_size(Tracker).
 
 %% @doc Counters of this tracker: `ops' (pending operations), `bytes' (all native memory
-%% of the table and its operations: their structures and the terms they keep, as compact
-%% images, with the allocator's per-block overhead), `kept_terms' (operations keeping a
-%% term: a meta or a recorded response), `ignored' (responses ignored, by reason), the
-%% caps, `owner', `closed', and `debug' (`probes' of hash lookups, `heap_moves' of the
-%% expiry heap, `records', `completes': counts that let tests check the costs).
+%% of the table and its operations: their structures, their keys' sizes and the terms they
+%% keep, as compact images, with the allocator's per-block overhead), `kept_terms'
+%% (operations keeping a term: a meta or a recorded response), `ignored' (responses
+%% ignored, by reason), the caps, `owner', `closed', and `debug' (`probes' of hash
+%% lookups, `heap_moves' of the expiry heap, `records' (chunks recorded or counted),
+%% `completes', `key_units' (sizes of the keys held by the key environments, dead ones
+%% until compacted): counts that let tests check the costs).
 -spec stats(tracker()) -> map().
 stats(Tracker) ->
     phn_nif:tracker_stats(Tracker).
 
 %% @doc Counters of every tracker of this VM: `trackers', `ops', `bytes', `kept_terms', and
-%% `reaping_ops' (operations of closed trackers still being freed in the background).
+%% `reaping_ops' (operations still being freed in the background: those of closed
+%% trackers, and single ones costly to free).
 -spec stats() -> map().
 stats() ->
     phn_nif:tracker_global_stats().

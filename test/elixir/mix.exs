@@ -3,9 +3,10 @@ defmodule PhnElixirCheck.MixProject do
 
   # The Elixir check of process_hub_native: an ExUnit suite that drives the drop-in
   # `:phn_request_manager` with ProcessHub-named structs, and a small coordinator run
-  # across BEAM nodes. The project under test is a rebar3 project, built by mix through
-  # Debian's rebar3 (MIX_REBAR3=/usr/bin/rebar3), C included (its pre_hooks); nothing
-  # comes from hex.pm. Run it with scripts/elixir-check.sh from the repository root.
+  # across BEAM nodes. The project under test is a plain path dependency: its own mix.exs
+  # builds the Erlang modules, the Elixir face and the C (its compile.process_hub_native
+  # compiler) into this project's _build; nothing comes from hex.pm. Run it with
+  # scripts/elixir-check.sh from the repository root.
   def project do
     [
       app: :phn_elixir_check,
@@ -23,6 +24,6 @@ defmodule PhnElixirCheck.MixProject do
   defp elixirc_paths(_), do: ["lib"]
 
   defp deps do
-    [{:process_hub_native, path: "../..", manager: :rebar3}]
+    [{:process_hub_native, path: "../.."}]
   end
 end

@@ -1,0 +1,257 @@
+defmodule ProcessHubNative do
+  @moduledoc """
+  Makes an unmodified ProcessHub application run its request tracking on the native code
+  of this library.
+
+  ProcessHub's coordinator calls `ProcessHub.Service.RequestManager` by name. `install/1`
+  replaces that loaded module, on this node, by a generated module with the same
+  functions and the same struct, each function delegating to `:phn_request_manager`, the
+  native drop-in (same arguments, results and data shapes). `uninstall/0` loads
+  ProcessHub's own object code back, byte for byte.
+
+      # in your Application.start/2, before the hubs start
+      :ok = ProcessHubNative.install(mode: :map)
+
+  The swap is per node: call `install/1` on every node that runs ProcessHub (each
+  node's coordinator tracks its own operations, and each node's workers split and
+  answer requests through the same module).
+
+  ## Modes
+
+    * `:map` — ProcessHub's own behaviour exactly (its quirks included): the pending
+      operations stay a map in the coordinator's state; response recording, the
+      completion check, splitting, forwarding and expiry run in C.
+    * `:tracker` — the drop-in takes over ProcessHub's `%{}` `pending_operations` on
+      its first `store` and keeps operations in the native `phn_tracker` table: every
+      split chunk is waited for and reported, responses from nodes outside an operation
+      are ignored, expiry is O(k log n). Needs `:phn_request_manager.set_default_mode/1`;
+      on a build without it, `install/1` returns `{:error, {:mode_unavailable, :tracker}}`.
+    * `:cnode` — not available yet: `install/1` returns
+      `{:error, {:mode_unavailable, :cnode}}`.
+
+  The mode is the `:mode` option, else `config :process_hub_native, mode: ...`, else
+  `:map`; it is read at install.
+  """
+
+  @target ProcessHub.Service.RequestManager
+  @drop_in :phn_request_manager
+  @lock {__MODULE__, :install}
+  @key {__MODULE__, :original}
+
+  # Functions every compiled Elixir module has, or that the generated module defines itself.
+  @own [module_info: 0, module_info: 1, __info__: 1, __struct__: 0, __struct__: 1]
+
+  @typedoc "How the drop-in keeps pending operations."
+  @type mode :: :map | :tracker | :cnode
+
+  @typedoc "Why `install/1` or `uninstall/0` changed nothing."
+  @type error ::
+          :process_hub_not_loaded
+          | {:missing_functions, [{atom(), arity()}]}
+          | {:mode_unavailable, mode()}
+          | {:invalid_mode, term()}
+          | {:already_installed, mode()}
+          | {:no_object_code, module()}
+          | :object_code_mismatch
+          | :old_code_in_use
+          | :not_installed
+          | {:set_default_mode, term()}
+
+  @doc """
+  Replaces the loaded `ProcessHub.Service.RequestManager` on this node by the native
+  drop-in, in `mode` (option `:mode`, else the application env `:mode`, else `:map`).
+
+  Returns `:ok`, or `{:error, reason}` and changes nothing:
+
+    * `:process_hub_not_loaded` — `ProcessHub.Service.RequestManager` is neither loaded
+      nor loadable (ProcessHub is not in the code path);
+    * `{:missing_functions, [{name, arity}]}` — ProcessHub's module exports functions
+      that `:phn_request_manager` lacks (another ProcessHub version);
+    * `{:mode_unavailable, mode}` — the mode cannot run on this build (`:cnode` always,
+      for now; `:tracker` without `:phn_request_manager.set_default_mode/1`);
+    * `{:invalid_mode, term}` — not one of `:map`, `:tracker`, `:cnode`;
+    * `{:already_installed, mode}` — installed already (in `mode`): call `uninstall/0`
+      first to change mode;
+    * `{:no_object_code, module}` / `:object_code_mismatch` — the loaded module's object
+      code cannot be found on the code path, or the file there is not the loaded
+      version, so `uninstall/0` could not restore it exactly;
+    * `:old_code_in_use` — a process still runs an older version of the module.
+  """
+  @spec install(keyword()) :: :ok | {:error, error()}
+  def install(opts \\ []) when is_list(opts) do
+    mode = Keyword.get_lazy(opts, :mode, fn -> Application.get_env(:process_hub_native, :mode, :map) end)
+    locked(fn -> do_install(mode) end)
+  end
+
+  @doc """
+  Loads ProcessHub's own `ProcessHub.Service.RequestManager` back (the object code kept
+  at `install/1`) and resets the drop-in's default mode. `{:error, :not_installed}` when
+  the drop-in is not installed; `{:error, :old_code_in_use}` when a process still runs
+  the original's code from before the install (nothing changed; try again).
+  """
+  @spec uninstall() :: :ok | {:error, :not_installed | :old_code_in_use}
+  def uninstall, do: locked(&do_uninstall/0)
+
+  @doc "True when this node's `ProcessHub.Service.RequestManager` is the native drop-in."
+  @spec installed?() :: boolean()
+  def installed?, do: mode() != nil
+
+  @doc "The mode of the installed drop-in on this node, or `nil` when it is not installed."
+  @spec mode() :: mode() | nil
+  def mode do
+    if :erlang.module_loaded(@target) do
+      case Keyword.get(apply(@target, :module_info, [:attributes]), :process_hub_native) do
+        [mode] -> mode
+        _ -> nil
+      end
+    end
+  end
+
+  ## Install
+
+  defp do_install(mode) do
+    with :ok <- check_mode(mode),
+         :ok <- check_not_installed(),
+         {:ok, exports} <- original_exports(),
+         :ok <- check_drop_in(exports),
+         {:ok, original} <- original_object_code(),
+         :ok <- purge_old() do
+      struct = struct_fields()
+
+      case set_default_mode(mode) do
+        :ok ->
+          load_generated(mode, exports, struct)
+          :persistent_term.put(@key, original)
+          :ok
+
+        error ->
+          _ = set_default_mode(:map)
+          error
+      end
+    end
+  end
+
+  defp check_mode(:map), do: :ok
+
+  defp check_mode(:tracker),
+    do: if(default_mode_settable?(), do: :ok, else: {:error, {:mode_unavailable, :tracker}})
+
+  # The C-node mode needs phn_cnode to hand completions back as ProcessHub's own messages.
+  defp check_mode(:cnode), do: {:error, {:mode_unavailable, :cnode}}
+  defp check_mode(other), do: {:error, {:invalid_mode, other}}
+
+  defp check_not_installed do
+    case mode() do
+      nil -> :ok
+      mode -> {:error, {:already_installed, mode}}
+    end
+  end
+
+  defp original_exports do
+    case Code.ensure_loaded(@target) do
+      {:module, _} ->
+        exports =
+          for {name, arity} = fa <- apply(@target, :module_info, [:exports]),
+              fa not in @own,
+              not String.starts_with?(Atom.to_string(name), "MACRO-"),
+              do: {name, arity}
+
+        {:ok, exports}
+
+      {:error, _} ->
+        {:error, :process_hub_not_loaded}
+    end
+  end
+
+  defp check_drop_in(exports) do
+    Code.ensure_loaded(@drop_in)
+
+    case Enum.reject(exports, fn {name, arity} -> function_exported?(@drop_in, name, arity) end) do
+      [] -> :ok
+      missing -> {:error, {:missing_functions, Enum.sort(missing)}}
+    end
+  end
+
+  # The loaded version's binary, from the code path; its MD5 must be the loaded one's.
+  defp original_object_code do
+    with {@target, binary, file} <- :code.get_object_code(@target),
+         {:ok, {@target, md5}} <- :beam_lib.md5(binary) do
+      if md5 == apply(@target, :module_info, [:md5]),
+        do: {:ok, {binary, file}},
+        else: {:error, :object_code_mismatch}
+    else
+      _ -> {:error, {:no_object_code, @target}}
+    end
+  end
+
+  defp purge_old do
+    if :code.soft_purge(@target), do: :ok, else: {:error, :old_code_in_use}
+  end
+
+  defp struct_fields do
+    if function_exported?(@target, :__struct__, 0) do
+      fields = apply(@target, :__struct__, []) |> Map.delete(:__struct__) |> Enum.sort()
+
+      required =
+        try do
+          for %{field: field, required: true} <- apply(@target, :__info__, [:struct]), do: field
+        rescue
+          _ -> []
+        end
+
+      {fields, required}
+    end
+  end
+
+  defp default_mode_settable? do
+    Code.ensure_loaded(@drop_in)
+    function_exported?(@drop_in, :set_default_mode, 1)
+  end
+
+  defp set_default_mode(mode) do
+    if default_mode_settable?() do
+      case apply(@drop_in, :set_default_mode, [mode]) do
+        :ok -> :ok
+        other -> {:error, {:set_default_mode, other}}
+      end
+    else
+      :ok
+    end
+  end
+
+  defp load_generated(mode, exports, struct) do
+    quoted = ProcessHubNative.DropIn.quoted(@target, @drop_in, mode, exports, struct)
+    previous = Code.get_compiler_option(:ignore_module_conflict)
+    Code.put_compiler_option(:ignore_module_conflict, true)
+
+    try do
+      [{@target, _binary}] = Code.compile_quoted(quoted, "process_hub_native/drop_in")
+    after
+      Code.put_compiler_option(:ignore_module_conflict, previous)
+    end
+
+    :ok
+  end
+
+  ## Uninstall
+
+  defp do_uninstall do
+    case {mode(), :persistent_term.get(@key, nil)} do
+      {mode, {binary, file}} when mode != nil ->
+        if :code.soft_purge(@target) do
+          {:module, @target} = :code.load_binary(@target, file, binary)
+          :persistent_term.erase(@key)
+          _ = set_default_mode(:map)
+          :ok
+        else
+          {:error, :old_code_in_use}
+        end
+
+      _ ->
+        {:error, :not_installed}
+    end
+  end
+
+  # One install or uninstall at a time on this node.
+  defp locked(fun), do: :global.trans({@lock, self()}, fun, [node()])
+end

@@ -188,18 +188,26 @@ defmodule ProcessHubNative do
     if :code.soft_purge(@target), do: :ok, else: {:error, :old_code_in_use}
   end
 
+  # The struct's fields in the original's order (`__info__(:struct)`), with defaults.
   defp struct_fields do
     if function_exported?(@target, :__struct__, 0) do
-      fields = apply(@target, :__struct__, []) |> Map.delete(:__struct__) |> Enum.sort()
+      defaults = apply(@target, :__struct__, []) |> Map.delete(:__struct__)
 
-      required =
+      info =
         try do
-          for %{field: field, required: true} <- apply(@target, :__info__, [:struct]), do: field
+          apply(@target, :__info__, [:struct])
         rescue
-          _ -> []
+          _ -> nil
         end
 
-      {fields, required}
+      case info do
+        [_ | _] ->
+          {for(%{field: f} <- info, do: {f, Map.fetch!(defaults, f)}),
+           for(%{field: f, required: true} <- info, do: f)}
+
+        _ ->
+          {Enum.sort(defaults), []}
+      end
     end
   end
 

@@ -26,6 +26,9 @@ defmodule ProcessHubNative.CNodeMonitor do
 
   @impl GenServer
   def init(opts) do
+    # The supervisor's shutdown then comes as a message, after the owner's DOWN: the
+    # owner's exit is always reported before the monitor goes.
+    Process.flag(:trap_exit, true)
     owner = Process.whereis(:phn_cnode) || exit(:phn_cnode_not_running)
     ref = Process.monitor(owner)
     {cnode, os_pid} = {:phn_cnode.cnode(), :phn_cnode.os_pid()}

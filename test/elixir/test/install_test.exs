@@ -1,0 +1,227 @@
+defmodule PhnCheck.InstallTest do
+  @moduledoc """
+  `ProcessHubNative.install/1` behind a coordinator that knows nothing of this library:
+  `PhnCheck.Coordinator` started with `request_manager: ProcessHub.Service.RequestManager`
+  and `mode: :map` calls that module by name only (its Distributor, Worker and pending
+  map all go through `state.rm`), as ProcessHub's coordinator does. The test project's
+  `ProcessHub.Service.RequestManager` runs the plain-Erlang oracle
+  (`:phn_request_manager_erl`), so call counts (`:erlang.trace_pattern/3`,
+  `call_count`) on the three nodes tell which code ran: the oracle before the install,
+  the native drop-in (`:phn_request_manager`, `:phn_nif`) after it, the oracle again after
+  `uninstall/0`.
+  """
+  use ExUnit.Case, async: false
+
+  alias PhnCheck.{CallCount, Child, Cluster, Coordinator}
+  alias ProcessHub.{Future, StartResult, StopResult}
+  alias ProcessHub.Service.RequestManager
+
+  @moduletag timeout: 180_000
+  @hub :phn_hub_installed
+  @exec_delay 150
+  @counted [:phn_request_manager, :phn_nif, :phn_request_manager_erl]
+
+  setup_all do
+    {peer1, p1} = Cluster.start_peer!("phn_i1")
+    {peer2, p2} = Cluster.start_peer!("phn_i2")
+    nodes = [node(), p1, p2]
+
+    for n <- nodes do
+      opts = [
+        hub_id: @hub,
+        nodes: nodes,
+        mode: :map,
+        request_manager: RequestManager,
+        req_cleanup_interval: 200,
+        exec_delay: @exec_delay
+      ]
+
+      {:ok, _} = :erpc.call(n, Coordinator, :start, [opts])
+    end
+
+    on_exit(fn ->
+      # The peers went with the setup_all process (linked); this node may still be swapped.
+      ProcessHubNative.uninstall()
+      if pid = Process.whereis(@hub), do: GenServer.stop(pid)
+      Cluster.stop_peer(peer1)
+      Cluster.stop_peer(peer2)
+    end)
+
+    %{nodes: nodes}
+  end
+
+  defp count_calls(nodes, fun), do: CallCount.count(nodes, @counted, fun)
+
+  # A start then a stop of `n` children over the three nodes, awaited; every child
+  # reported (n =< 1 000 per node: no split chunks, so no quirk in the way).
+  defp start_and_stop(nodes, tag, n) do
+    cids = Enum.map(1..n, &{tag, &1})
+    specs = Enum.map(cids, &Child.spec/1)
+    {:ok, future} = Coordinator.start_children(@hub, specs, awaitable: true)
+    assert %StartResult{status: :ok, errors: []} = result = Future.await(future)
+    assert length(result.started) == n
+
+    assert result.started |> Enum.map(fn {_, [{node, _}]} -> node end) |> Enum.uniq() |> Enum.sort() ==
+             Enum.sort(nodes)
+
+    Cluster.wait_until(fn -> Coordinator.registered_count(@hub, cids) == n end)
+    {:ok, stop} = Coordinator.stop_children(@hub, cids, awaitable: true)
+    assert %StopResult{status: :ok, errors: []} = stop_result = Future.await(stop)
+    assert length(stop_result.stopped) == n
+    for node <- nodes, do: Cluster.wait_until(fn -> Coordinator.registered_count({@hub, node}, cids) == 0 end)
+    assert Coordinator.pending_refs(@hub) == []
+  end
+
+  defp on_all(nodes, fun, args), do: for(n <- nodes, do: :erpc.call(n, ProcessHubNative, fun, args))
+
+  test "map mode: the coordinator runs on the native drop-in after install/1, on the original after uninstall/0",
+       %{nodes: nodes} do
+    original_md5 = RequestManager.module_info(:md5)
+    original_file = :code.which(RequestManager)
+    assert on_all(nodes, :installed?, []) == [false, false, false]
+
+    before = count_calls(nodes, fn -> start_and_stop(nodes, :before, 60) end)
+    assert before.phn_request_manager_erl > 0
+    assert before.phn_request_manager == 0
+    assert before.phn_nif == 0
+
+    assert on_all(nodes, :install, [[mode: :map]]) == [:ok, :ok, :ok]
+    assert on_all(nodes, :installed?, []) == [true, true, true]
+    assert on_all(nodes, :mode, []) == [:map, :map, :map]
+
+    installed = count_calls(nodes, fn -> start_and_stop(nodes, :installed, 60) end)
+    assert installed.phn_request_manager > 0
+    assert installed.phn_nif > 0, "no NIF call: #{inspect(installed)}"
+    assert installed.phn_request_manager_erl == 0
+
+    assert on_all(nodes, :uninstall, []) == [:ok, :ok, :ok]
+    assert on_all(nodes, :installed?, []) == [false, false, false]
+    # The original's object code, exactly, from where it was loaded.
+    assert RequestManager.module_info(:md5) == original_md5
+    assert :code.which(RequestManager) == original_file
+
+    again = count_calls(nodes, fn -> start_and_stop(nodes, :after, 60) end)
+    assert again.phn_request_manager_erl > 0
+    assert again.phn_request_manager == 0
+    assert again.phn_nif == 0
+  end
+
+  test "map mode installed keeps ProcessHub's split-chunk quirk: one chunk per node reported",
+       %{nodes: [_ | [p1 | _]] = nodes} do
+    assert on_all(nodes, :install, [[mode: :map]]) == [:ok, :ok, :ok]
+
+    try do
+      cids = Enum.map(1..1500, &{:split, &1})
+      specs = Enum.map(cids, &Child.spec/1)
+      mapping = Map.new(cids, &{&1, [p1]})
+
+      counts =
+        count_calls(nodes, fn ->
+          {:ok, future} = Coordinator.start_children(@hub, specs, awaitable: true, child_mapping: mapping)
+          assert %StartResult{status: :ok} = result = Future.await(future)
+          assert length(result.started) in [1000, 500]
+          Cluster.wait_until(fn -> Coordinator.alive_count({@hub, p1}, cids) == 1500 end)
+        end)
+
+      assert counts.phn_nif > 0 and counts.phn_request_manager_erl == 0
+      Cluster.wait_until(fn -> Coordinator.registered_count(@hub, cids) == 1500 end)
+      {:ok, stop} = Coordinator.stop_children(@hub, cids, awaitable: true)
+      assert %StopResult{status: :ok} = Future.await(stop)
+      Cluster.wait_until(fn -> Coordinator.alive_count({@hub, p1}, cids) == 0 end)
+    after
+      on_all(nodes, :uninstall, [])
+    end
+  end
+
+  test "tracker mode: installed when the drop-in can take over a map, else :mode_unavailable" do
+    if function_exported?(:phn_request_manager, :set_default_mode, 1) do
+      assert ProcessHubNative.install(mode: :tracker) == :ok
+      assert ProcessHubNative.mode() == :tracker
+      assert ProcessHubNative.uninstall() == :ok
+    else
+      assert ProcessHubNative.install(mode: :tracker) == {:error, {:mode_unavailable, :tracker}}
+      refute ProcessHubNative.installed?()
+    end
+  end
+
+  test "install twice, uninstall without install, modes: each a clear result" do
+    assert ProcessHubNative.uninstall() == {:error, :not_installed}
+    assert ProcessHubNative.install(mode: :map) == :ok
+    assert ProcessHubNative.install(mode: :map) == {:error, {:already_installed, :map}}
+    assert ProcessHubNative.installed?()
+    assert ProcessHubNative.uninstall() == :ok
+    assert ProcessHubNative.uninstall() == {:error, :not_installed}
+    refute ProcessHubNative.installed?()
+
+    assert ProcessHubNative.install(mode: :cnode) == {:error, {:mode_unavailable, :cnode}}
+    assert ProcessHubNative.install(mode: :nope) == {:error, {:invalid_mode, :nope}}
+    refute ProcessHubNative.installed?()
+  end
+
+  test "the mode comes from config :process_hub_native, mode: ... when not given" do
+    previous = Application.fetch_env(:process_hub_native, :mode)
+    Application.put_env(:process_hub_native, :mode, :cnode)
+
+    try do
+      assert ProcessHubNative.install([]) == {:error, {:mode_unavailable, :cnode}}
+      Application.put_env(:process_hub_native, :mode, :map)
+      assert ProcessHubNative.install([]) == :ok
+      assert ProcessHubNative.mode() == :map
+      assert ProcessHubNative.uninstall() == :ok
+    after
+      case previous do
+        {:ok, value} -> Application.put_env(:process_hub_native, :mode, value)
+        :error -> Application.delete_env(:process_hub_native, :mode)
+      end
+    end
+  end
+
+  test "the generated module has the original's struct and every function of it" do
+    exports = RequestManager.module_info(:exports)
+    struct = RequestManager.__struct__()
+    info = RequestManager.__info__(:struct)
+    assert ProcessHubNative.install(mode: :map) == :ok
+
+    try do
+      assert RequestManager.__struct__() == struct
+      assert RequestManager.__info__(:struct) == info
+      assert Enum.sort(RequestManager.module_info(:exports)) == Enum.sort(exports)
+      assert struct(RequestManager, hub_id: :h).hub_id == :h
+    after
+      assert ProcessHubNative.uninstall() == :ok
+    end
+  end
+
+  test "without ProcessHub, with functions the drop-in lacks, without object code: clear errors" do
+    # A node whose code path lacks this test project (so ProcessHub's modules).
+    {peer, node} =
+      Cluster.start_peer!("phn_noph", paths: &(not String.contains?(to_string(&1), "phn_elixir_check")))
+
+    try do
+      assert :erpc.call(node, ProcessHubNative, :install, [[mode: :map]]) == {:error, :process_hub_not_loaded}
+
+      # A RequestManager with a function the drop-in lacks.
+      compile(node, "def new(a, b, c, d), do: {a, b, c, d}\ndef frobnicate(a, b), do: {a, b}")
+
+      assert :erpc.call(node, ProcessHubNative, :install, [[mode: :map]]) ==
+               {:error, {:missing_functions, [frobnicate: 2]}}
+
+      # Loaded from memory: no object code to restore later, so no install.
+      compile(node, "def new(a, b, c, d), do: {a, b, c, d}")
+
+      assert :erpc.call(node, ProcessHubNative, :install, [[mode: :map]]) ==
+               {:error, {:no_object_code, RequestManager}}
+
+      refute :erpc.call(node, ProcessHubNative, :installed?, [])
+    after
+      Cluster.stop_peer(peer)
+    end
+  end
+
+  defp compile(node, body) do
+    src = "defmodule ProcessHub.Service.RequestManager do\n#{body}\nend"
+    :erpc.call(node, Code, :put_compiler_option, [:ignore_module_conflict, true])
+    :erpc.call(node, :code, :purge, [RequestManager])
+    [{RequestManager, _}] = :erpc.call(node, Code, :compile_string, [src])
+  end
+end

@@ -20,6 +20,8 @@ defmodule ProcessHubNative.CNodeMonitor do
 
   alias ProcessHubNative.Telemetry
 
+  @spec child_spec(keyword()) :: Supervisor.child_spec()
+
   @doc "Starts the monitor; `:phn_cnode` must be running. Option: `poll_ms` (default 1000)."
   @spec start_link(keyword()) :: GenServer.on_start()
   def start_link(opts), do: GenServer.start_link(__MODULE__, opts, name: __MODULE__)

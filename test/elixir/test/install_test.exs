@@ -133,14 +133,99 @@ defmodule PhnCheck.InstallTest do
     end
   end
 
-  test "tracker mode: installed when the drop-in can take over a map, else :mode_unavailable" do
+  # A hub of its own on the three nodes for one test (stopped after it).
+  defp with_hub(nodes, hub, extra, fun) do
+    for n <- nodes do
+      opts = [hub_id: hub, nodes: nodes, mode: :map, request_manager: RequestManager] ++ extra
+      {:ok, _} = :erpc.call(n, Coordinator, :start, [opts])
+    end
+
+    try do
+      fun.()
+    after
+      for n <- nodes, do: :erpc.call(n, GenServer, :stop, [hub])
+    end
+  end
+
+  @handle_response {:phn_request_manager, :handle_response, 4}
+
+  test "an operation pending in ProcessHub's map when install/1 runs finishes on the drop-in",
+       %{nodes: nodes} do
+    hub = :phn_hub_midway
+
+    with_hub(nodes, hub, [exec_delay: 2000], fn ->
+      cids = Enum.map(1..30, &{:midway, &1})
+      {:ok, future} = Coordinator.start_children(hub, Enum.map(cids, &Child.spec/1), awaitable: true)
+      assert [_] = Coordinator.pending_refs(hub)
+
+      try do
+        assert on_all(nodes, :install, [[mode: :map]]) == [:ok, :ok, :ok]
+
+        counts =
+          CallCount.count(nodes, [@handle_response, :phn_request_manager_erl], fn ->
+            assert %StartResult{status: :ok, errors: []} = result = Future.await(future)
+            assert length(result.started) == 30
+          end)
+
+        assert counts[@handle_response] > 0
+        assert counts.phn_request_manager_erl == 0
+        assert Coordinator.pending_refs(hub) == []
+        Cluster.wait_until(fn -> Coordinator.registered_count(hub, cids) == 30 end)
+        {:ok, stop} = Coordinator.stop_children(hub, cids, awaitable: true)
+        assert %StopResult{status: :ok} = Future.await(stop)
+        # Every node has applied the unregistrations before the hub stops.
+        for n <- nodes,
+            do: Cluster.wait_until(fn -> Coordinator.registered_count({hub, n}, cids) == 0 end, 10_000)
+      after
+        on_all(nodes, :uninstall, [])
+      end
+    end)
+  end
+
+  # Tracker mode needs :phn_request_manager.set_default_mode/1 (the drop-in takes over
+  # ProcessHub's %{} on the first store); without it, install/1 says so and changes nothing.
+  test "tracker mode: every split chunk reported behind the unchanged coordinator, else :mode_unavailable",
+       %{nodes: [_, p1, _] = nodes} do
     if function_exported?(:phn_request_manager, :set_default_mode, 1) do
-      assert ProcessHubNative.install(mode: :tracker) == :ok
-      assert ProcessHubNative.mode() == :tracker
-      assert ProcessHubNative.uninstall() == :ok
+      with_hub(nodes, :phn_hub_tracker, [exec_delay: @exec_delay], fn ->
+        assert on_all(nodes, :install, [[mode: :tracker]]) == [:ok, :ok, :ok]
+        assert on_all(nodes, :mode, []) == [:tracker, :tracker, :tracker]
+
+        try do
+          cids = Enum.map(1..1500, &{:tracked, &1})
+          mapping = Map.new(cids, &{&1, [p1]})
+
+          counts =
+            CallCount.count(nodes, [@handle_response, :phn_request_manager_erl], fn ->
+              {:ok, future} =
+                Coordinator.start_children(:phn_hub_tracker, Enum.map(cids, &Child.spec/1),
+                  awaitable: true,
+                  child_mapping: mapping
+                )
+
+              # Two chunks (1 000 + 500), both reported: map mode would report one.
+              assert %StartResult{status: :ok, errors: []} = result = Future.await(future)
+              assert length(result.started) == 1500
+            end)
+
+          assert counts[@handle_response] >= 2
+          assert counts.phn_request_manager_erl == 0
+          Cluster.wait_until(fn -> Coordinator.registered_count(:phn_hub_tracker, cids) == 1500 end)
+          {:ok, stop} = Coordinator.stop_children(:phn_hub_tracker, cids, awaitable: true)
+          assert %StopResult{status: :ok} = stop_result = Future.await(stop)
+          assert length(stop_result.stopped) == 1500
+
+          for n <- nodes,
+              do: Cluster.wait_until(fn -> Coordinator.registered_count({:phn_hub_tracker, n}, cids) == 0 end)
+        after
+          assert on_all(nodes, :uninstall, []) == [:ok, :ok, :ok]
+        end
+      end)
     else
-      assert ProcessHubNative.install(mode: :tracker) == {:error, {:mode_unavailable, :tracker}}
-      refute ProcessHubNative.installed?()
+      assert on_all(nodes, :install, [[mode: :tracker]]) ==
+               List.duplicate({:error, {:mode_unavailable, :tracker}}, 3)
+
+      assert on_all(nodes, :installed?, []) == [false, false, false]
     end
   end
 

@@ -16,6 +16,9 @@ defmodule ProcessHubNative do
   node's coordinator tracks its own operations, and each node's workers split and
   answer requests through the same module).
 
+  With the `:telemetry` application loaded at install, operation completion and expiry
+  are also emitted as events (`ProcessHubNative.Events`, map mode).
+
   ## Modes
 
     * `:map` — ProcessHub's own behaviour exactly (its quirks included): the pending
@@ -227,8 +230,19 @@ defmodule ProcessHubNative do
     end
   end
 
+  # With :telemetry loaded, the functions that can finish operations go through
+  # ProcessHubNative.Events (which calls the drop-in, then emits); else straight on.
+  @evented [handle_response: 4, cleanup_expired: 1]
+
   defp load_generated(mode, exports, struct) do
-    quoted = ProcessHubNative.DropIn.quoted(@target, @drop_in, mode, exports, struct)
+    targets =
+      for fa <- exports, into: %{} do
+        if fa in @evented and Code.ensure_loaded?(:telemetry),
+          do: {fa, ProcessHubNative.Events},
+          else: {fa, @drop_in}
+      end
+
+    quoted = ProcessHubNative.DropIn.quoted(@target, mode, targets, struct)
     previous = Code.get_compiler_option(:ignore_module_conflict)
     Code.put_compiler_option(:ignore_module_conflict, true)
 

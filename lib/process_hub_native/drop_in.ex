@@ -3,7 +3,8 @@ defmodule ProcessHubNative.DropIn do
   Builds the module that `ProcessHubNative.install/1` loads in place of
   `ProcessHub.Service.RequestManager`: the original's struct (same fields, defaults and
   enforced keys) and, for every other function and arity the original exports, a
-  function that calls the drop-in's function of the same name and arity.
+  function that calls the function of the same name and arity in its target module
+  (`:phn_request_manager`, or `ProcessHubNative.Events` for the evented ones).
 
   The generated module persists the attribute `process_hub_native: [mode]`, which is how
   `ProcessHubNative.installed?/0` tells it from ProcessHub's own.
@@ -13,19 +14,20 @@ defmodule ProcessHubNative.DropIn do
   @type struct_spec :: {[{atom(), term()}], [atom()]} | nil
 
   @doc """
-  The quoted `defmodule` of `target` delegating each of `exports` to `drop_in`, marked
-  with `mode`, with the struct of `struct_spec`.
+  The quoted `defmodule` of `target` delegating each function `{name, arity}` of
+  `targets` to the module it maps to, marked with `mode`, with the struct of
+  `struct_spec`.
   """
-  @spec quoted(module(), module(), atom(), [{atom(), arity()}], struct_spec()) :: Macro.t()
-  def quoted(target, drop_in, mode, exports, struct_spec) do
-    delegates = Enum.map(exports, fn {name, arity} -> delegate(drop_in, name, arity) end)
+  @spec quoted(module(), atom(), %{{atom(), arity()} => module()}, struct_spec()) :: Macro.t()
+  def quoted(target, mode, targets, struct_spec) do
+    delegates = for {{name, arity}, to} <- Enum.sort(targets), do: delegate(to, name, arity)
 
     quote do
       defmodule unquote(target) do
         @moduledoc """
         ProcessHub's RequestManager replaced by `ProcessHubNative.install/1`: every
-        function calls `#{inspect(unquote(drop_in))}`. `ProcessHubNative.uninstall/0`
-        loads the original back.
+        function calls the native drop-in `:phn_request_manager`.
+        `ProcessHubNative.uninstall/0` loads the original back.
         """
         Module.register_attribute(__MODULE__, :process_hub_native, persist: true)
         @process_hub_native unquote(mode)

@@ -229,6 +229,52 @@ defmodule PhnCheck.InstallTest do
     end
   end
 
+  # A stand-in for the telemetry application, loaded for one test only: every event goes
+  # to the process registered as :phn_telemetry_sink.
+  @telemetry_double """
+  defmodule :telemetry do
+    def execute(event, measurements, metadata) do
+      if pid = Process.whereis(:phn_telemetry_sink), do: send(pid, {:telemetry, event, measurements, metadata})
+      :ok
+    end
+  end
+  """
+
+  test "with :telemetry loaded at install: operation completion and expiry events", %{nodes: nodes} do
+    Code.compile_string(@telemetry_double)
+    Process.register(self(), :phn_telemetry_sink)
+
+    try do
+      assert on_all(nodes, :install, [[mode: :map]]) == [:ok, :ok, :ok]
+      cids = Enum.map(1..30, &{:events, &1})
+      {:ok, future} = Coordinator.start_children(@hub, Enum.map(cids, &Child.spec/1), awaitable: true)
+      assert %StartResult{status: :ok} = Future.await(future)
+      ref = future.ref
+
+      assert_receive {:telemetry, [:process_hub_native, :operation, :complete], %{system_time: _},
+                      %{transaction_id: ^ref}}
+
+      # An expired operation, dropped by the coordinator's cleanup tick.
+      now = System.monotonic_time(:millisecond)
+      expired = %RequestManager{transaction_id: make_ref(), nodes_data: [], expires_at: now - 1000}
+      :sys.replace_state(Process.whereis(@hub), &RequestManager.store(&1, expired))
+      assert_receive {:telemetry, [:process_hub_native, :operation, :expired], _, %{count: 1}}, 5000
+
+      Cluster.wait_until(fn -> Coordinator.registered_count(@hub, cids) == 30 end)
+      {:ok, stop} = Coordinator.stop_children(@hub, cids, awaitable: true)
+      assert %StopResult{status: :ok} = Future.await(stop)
+      for n <- nodes, do: Cluster.wait_until(fn -> Coordinator.registered_count({@hub, n}, cids) == 0 end)
+    after
+      on_all(nodes, :uninstall, [])
+      Process.unregister(:phn_telemetry_sink)
+      :code.purge(:telemetry)
+      :code.delete(:telemetry)
+      :code.purge(:telemetry)
+    end
+
+    refute Code.ensure_loaded?(:telemetry)
+  end
+
   test "install twice, uninstall without install, modes: each a clear result" do
     assert ProcessHubNative.uninstall() == {:error, :not_installed}
     assert ProcessHubNative.install(mode: :map) == :ok

@@ -27,8 +27,10 @@ defmodule ProcessHubNative do
     * `:tracker` — the drop-in takes over ProcessHub's `%{}` `pending_operations` on
       its first `store` and keeps operations in the native `phn_tracker` table: every
       split chunk is waited for and reported, responses from nodes outside an operation
-      are ignored, expiry is O(k log n). Needs `:phn_request_manager.set_default_mode/1`;
-      on a build without it, `install/1` returns `{:error, {:mode_unavailable, :tracker}}`.
+      are ignored, expiry is O(k log n) (README, "Tracker mode"). Needs
+      `:phn_request_manager.set_default_mode/1`, which `install/1` calls with `:tracker`
+      (and `uninstall/0` with `:map`); on a build without it, `install/1` returns
+      `{:error, {:mode_unavailable, :tracker}}`.
     * `:cnode` — not available yet: `install/1` returns
       `{:error, {:mode_unavailable, :cnode}}`.
 
@@ -78,7 +80,9 @@ defmodule ProcessHubNative do
     * `{:no_object_code, module}` / `:object_code_mismatch` — the loaded module's object
       code cannot be found on the code path, or the file there is not the loaded
       version, so `uninstall/0` could not restore it exactly;
-    * `:old_code_in_use` — a process still runs an older version of the module.
+    * `:old_code_in_use` — a process still runs an older version of the module;
+    * `{:set_default_mode, term}` — `:phn_request_manager.set_default_mode/1` refused
+      the mode (it answered `term`).
   """
   @spec install(keyword()) :: :ok | {:error, error()}
   def install(opts \\ []) when is_list(opts) do
@@ -121,12 +125,18 @@ defmodule ProcessHubNative do
          :ok <- purge_old() do
       struct = struct_fields()
 
-      case set_default_mode(mode) do
-        :ok ->
+      with :ok <- set_default_mode(mode) do
+        try do
           load_generated(mode, exports, struct)
-          :persistent_term.put(@key, original)
-          :ok
+        rescue
+          error ->
+            _ = set_default_mode(:map)
+            reraise error, __STACKTRACE__
+        end
 
+        :persistent_term.put(@key, original)
+        :ok
+      else
         error ->
           _ = set_default_mode(:map)
           error

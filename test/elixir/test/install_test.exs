@@ -64,12 +64,19 @@ defmodule PhnCheck.InstallTest do
     assert result.started |> Enum.map(fn {_, [{node, _}]} -> node end) |> Enum.uniq() |> Enum.sort() ==
              Enum.sort(nodes)
 
-    Cluster.wait_until(fn -> Coordinator.registered_count(@hub, cids) == n end)
+    registered_everywhere(nodes, @hub, cids, n)
     {:ok, stop} = Coordinator.stop_children(@hub, cids, awaitable: true)
     assert %StopResult{status: :ok, errors: []} = stop_result = Future.await(stop)
     assert length(stop_result.stopped) == n
-    for node <- nodes, do: Cluster.wait_until(fn -> Coordinator.registered_count({@hub, node}, cids) == 0 end)
+    registered_everywhere(nodes, @hub, cids, 0)
     assert Coordinator.pending_refs(@hub) == []
+  end
+
+  # Every node's registry has applied the (un)registrations: nothing of the operation is
+  # still queued when the next step (or the hub's stop) comes.
+  defp registered_everywhere(nodes, hub, cids, count) do
+    for n <- nodes,
+        do: Cluster.wait_until(fn -> Coordinator.registered_count({hub, n}, cids) == count end, 10_000)
   end
 
   defp on_all(nodes, fun, args), do: for(n <- nodes, do: :erpc.call(n, ProcessHubNative, fun, args))
@@ -124,10 +131,11 @@ defmodule PhnCheck.InstallTest do
         end)
 
       assert counts.phn_nif > 0 and counts.phn_request_manager_erl == 0
-      Cluster.wait_until(fn -> Coordinator.registered_count(@hub, cids) == 1500 end)
+      registered_everywhere(nodes, @hub, cids, 1500)
       {:ok, stop} = Coordinator.stop_children(@hub, cids, awaitable: true)
       assert %StopResult{status: :ok} = Future.await(stop)
       Cluster.wait_until(fn -> Coordinator.alive_count({@hub, p1}, cids) == 0 end)
+      registered_everywhere(nodes, @hub, cids, 0)
     after
       on_all(nodes, :uninstall, [])
     end
@@ -170,12 +178,10 @@ defmodule PhnCheck.InstallTest do
         assert counts[@handle_response] > 0
         assert counts.phn_request_manager_erl == 0
         assert Coordinator.pending_refs(hub) == []
-        Cluster.wait_until(fn -> Coordinator.registered_count(hub, cids) == 30 end)
+        registered_everywhere(nodes, hub, cids, 30)
         {:ok, stop} = Coordinator.stop_children(hub, cids, awaitable: true)
         assert %StopResult{status: :ok} = Future.await(stop)
-        # Every node has applied the unregistrations before the hub stops.
-        for n <- nodes,
-            do: Cluster.wait_until(fn -> Coordinator.registered_count({hub, n}, cids) == 0 end, 10_000)
+        registered_everywhere(nodes, hub, cids, 0)
       after
         on_all(nodes, :uninstall, [])
       end
@@ -210,13 +216,12 @@ defmodule PhnCheck.InstallTest do
 
           assert counts[@handle_response] >= 2
           assert counts.phn_request_manager_erl == 0
-          Cluster.wait_until(fn -> Coordinator.registered_count(:phn_hub_tracker, cids) == 1500 end)
+          registered_everywhere(nodes, :phn_hub_tracker, cids, 1500)
           {:ok, stop} = Coordinator.stop_children(:phn_hub_tracker, cids, awaitable: true)
           assert %StopResult{status: :ok} = stop_result = Future.await(stop)
           assert length(stop_result.stopped) == 1500
 
-          for n <- nodes,
-              do: Cluster.wait_until(fn -> Coordinator.registered_count({:phn_hub_tracker, n}, cids) == 0 end)
+          registered_everywhere(nodes, :phn_hub_tracker, cids, 0)
         after
           assert on_all(nodes, :uninstall, []) == [:ok, :ok, :ok]
         end
@@ -260,10 +265,10 @@ defmodule PhnCheck.InstallTest do
       :sys.replace_state(Process.whereis(@hub), &RequestManager.store(&1, expired))
       assert_receive {:telemetry, [:process_hub_native, :operation, :expired], _, %{count: 1}}, 5000
 
-      Cluster.wait_until(fn -> Coordinator.registered_count(@hub, cids) == 30 end)
+      registered_everywhere(nodes, @hub, cids, 30)
       {:ok, stop} = Coordinator.stop_children(@hub, cids, awaitable: true)
       assert %StopResult{status: :ok} = Future.await(stop)
-      for n <- nodes, do: Cluster.wait_until(fn -> Coordinator.registered_count({@hub, n}, cids) == 0 end)
+      registered_everywhere(nodes, @hub, cids, 0)
     after
       on_all(nodes, :uninstall, [])
       Process.unregister(:phn_telemetry_sink)
@@ -321,38 +326,5 @@ defmodule PhnCheck.InstallTest do
     after
       assert ProcessHubNative.uninstall() == :ok
     end
-  end
-
-  test "without ProcessHub, with functions the drop-in lacks, without object code: clear errors" do
-    # A node whose code path lacks this test project (so ProcessHub's modules).
-    {peer, node} =
-      Cluster.start_peer!("phn_noph", paths: &(not String.contains?(to_string(&1), "phn_elixir_check")))
-
-    try do
-      assert :erpc.call(node, ProcessHubNative, :install, [[mode: :map]]) == {:error, :process_hub_not_loaded}
-
-      # A RequestManager with a function the drop-in lacks.
-      compile(node, "def new(a, b, c, d), do: {a, b, c, d}\ndef frobnicate(a, b), do: {a, b}")
-
-      assert :erpc.call(node, ProcessHubNative, :install, [[mode: :map]]) ==
-               {:error, {:missing_functions, [frobnicate: 2]}}
-
-      # Loaded from memory: no object code to restore later, so no install.
-      compile(node, "def new(a, b, c, d), do: {a, b, c, d}")
-
-      assert :erpc.call(node, ProcessHubNative, :install, [[mode: :map]]) ==
-               {:error, {:no_object_code, RequestManager}}
-
-      refute :erpc.call(node, ProcessHubNative, :installed?, [])
-    after
-      Cluster.stop_peer(peer)
-    end
-  end
-
-  defp compile(node, body) do
-    src = "defmodule ProcessHub.Service.RequestManager do\n#{body}\nend"
-    :erpc.call(node, Code, :put_compiler_option, [:ignore_module_conflict, true])
-    :erpc.call(node, :code, :purge, [RequestManager])
-    [{RequestManager, _}] = :erpc.call(node, Code, :compile_string, [src])
   end
 end

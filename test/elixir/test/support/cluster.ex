@@ -20,9 +20,8 @@ defmodule PhnCheck.Cluster do
   end
 
   @doc """
-  Starts a peer node linked to the caller; returns `{peer_pid, node}`. Options: `paths`,
-  a function that picks the code paths the peer gets from this VM's (default all);
-  `args`, extra `erl` arguments (charlists).
+  Starts a peer node linked to the caller; returns `{peer_pid, node}`. Option `paths`:
+  a function that picks the code paths the peer gets from this VM's (default all).
   """
   def start_peer!(prefix, opts \\ []) do
     name = ~c"#{prefix}_#{System.pid()}_#{System.unique_integer([:positive])}"
@@ -32,7 +31,7 @@ defmodule PhnCheck.Cluster do
         name: name,
         host: @host,
         longnames: true,
-        args: [~c"-setcookie", Atom.to_charlist(Node.get_cookie()) | Keyword.get(opts, :args, [])],
+        args: [~c"-setcookie", Atom.to_charlist(Node.get_cookie())],
         wait_boot: 30_000
       })
 

@@ -17,6 +17,12 @@ defmodule Mix.Tasks.Compile.ProcessHubNative do
 
   @impl Mix.Task.Compiler
   def run(_args) do
+    if System.find_executable("make"),
+      do: build(),
+      else: fail("make", "`make` not found: the C build of process_hub_native needs make and a C compiler")
+  end
+
+  defp build do
     {priv, obj} = dirs()
     :ok = real_priv_dir(priv)
     File.mkdir_p!(obj)
@@ -30,10 +36,13 @@ defmodule Mix.Tasks.Compile.ProcessHubNative do
         {:ok, []}
 
       {_, status} ->
-        message = "make -C #{c_src} failed (exit status #{status})"
-        Mix.shell().error(message)
-        {:error, [diagnostic(c_src, message)]}
+        fail(c_src, "make -C #{c_src} failed (exit status #{status})")
     end
+  end
+
+  defp fail(file, message) do
+    Mix.shell().error(message)
+    {:error, [diagnostic(file, message)]}
   end
 
   @impl Mix.Task.Compiler

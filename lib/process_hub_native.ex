@@ -31,8 +31,13 @@ defmodule ProcessHubNative do
       `:phn_request_manager.set_default_mode/1`, which `install/1` calls with `:tracker`
       (and `uninstall/0` with `:map`); on a build without it, `install/1` returns
       `{:error, {:mode_unavailable, :tracker}}`.
-    * `:cnode` — not available yet: `install/1` returns
-      `{:error, {:mode_unavailable, :cnode}}`.
+    * `:cnode` — the coordinator's `compose_sub_requests/1` routes the nodes' responses
+      to this node's C-node (`phn_cnode`, which must be running: see
+      `ProcessHubNative.Application`), which collects every chunk and hands the
+      coordinator one `operation_response` per operation, finalized once by
+      `handle_response/4` (README, "C-node mode"). Needs
+      `:phn_request_manager.set_default_mode(:cnode)`; `install/1` calls it (and
+      `uninstall/0` sets `:map` back).
 
   The mode is the `:mode` option, else `config :process_hub_native, mode: ...`, else
   `:map`; it is read at install.
@@ -54,6 +59,7 @@ defmodule ProcessHubNative do
           :process_hub_not_loaded
           | {:missing_functions, [{atom(), arity()}]}
           | {:mode_unavailable, mode()}
+          | :cnode_not_running
           | {:invalid_mode, term()}
           | {:already_installed, mode()}
           | {:no_object_code, module()}
@@ -72,8 +78,12 @@ defmodule ProcessHubNative do
       nor loadable (ProcessHub is not in the code path);
     * `{:missing_functions, [{name, arity}]}` — ProcessHub's module exports functions
       that `:phn_request_manager` lacks (another ProcessHub version);
-    * `{:mode_unavailable, mode}` — the mode cannot run on this build (`:cnode` always,
-      for now; `:tracker` without `:phn_request_manager.set_default_mode/1`);
+    * `{:mode_unavailable, mode}` — the drop-in of this build cannot run the mode:
+      `:tracker` and `:cnode` need `:phn_request_manager.set_default_mode/1` to accept
+      it, and `:tracker` a drop-in that takes over a `%{}` on `store` (checked with one
+      store of an empty operation in a process of its own);
+    * `:cnode_not_running` — `mode: :cnode` without `phn_cnode` on this node (start it
+      with `config :process_hub_native, cnode: [start: true]` or in your own tree);
     * `{:invalid_mode, term}` — not one of `:map`, `:tracker`, `:cnode`;
     * `{:already_installed, mode}` — installed already (in `mode`): call `uninstall/0`
       first to change mode;
@@ -122,36 +132,68 @@ defmodule ProcessHubNative do
          {:ok, exports} <- original_exports(),
          :ok <- check_drop_in(exports),
          {:ok, original} <- original_object_code(),
-         :ok <- purge_old() do
-      struct = struct_fields()
-
-      with :ok <- set_default_mode(mode) do
-        try do
-          load_generated(mode, exports, struct)
-        rescue
-          error ->
-            _ = set_default_mode(:map)
-            reraise error, __STACKTRACE__
-        end
-
-        :persistent_term.put(@key, original)
-        :ok
-      else
+         :ok <- check_runtime(mode),
+         :ok <- purge_old(),
+         :ok <- enter_mode(mode) do
+      try do
+        load_generated(mode, exports, struct_fields())
+      rescue
         error ->
           _ = set_default_mode(:map)
-          error
+          reraise error, __STACKTRACE__
       end
+
+      :persistent_term.put(@key, original)
+      :ok
     end
   end
 
+  # Tracker and C-node modes are the drop-in's process-wide default mode.
   defp check_mode(:map), do: :ok
 
-  defp check_mode(:tracker),
-    do: if(default_mode_settable?(), do: :ok, else: {:error, {:mode_unavailable, :tracker}})
+  defp check_mode(mode) when mode in [:tracker, :cnode],
+    do: if(default_mode_settable?(), do: :ok, else: {:error, {:mode_unavailable, mode}})
 
-  # The C-node mode needs phn_cnode to hand completions back as ProcessHub's own messages.
-  defp check_mode(:cnode), do: {:error, {:mode_unavailable, :cnode}}
   defp check_mode(other), do: {:error, {:invalid_mode, other}}
+
+  # C-node mode collects through this node's phn_cnode: without it every operation would
+  # quietly run in map mode.
+  defp check_runtime(:cnode),
+    do: if(Process.whereis(:phn_cnode), do: :ok, else: {:error, :cnode_not_running})
+
+  defp check_runtime(_mode), do: :ok
+
+  # Sets the drop-in's default mode, last before the swap (ProcessHub's coordinator still
+  # calls the original meanwhile). Tracker mode must show that the drop-in takes over a
+  # `%{}` on store; whatever fails puts the default back to map.
+  defp enter_mode(mode) do
+    result =
+      with :ok <- set_default_mode(mode) do
+        if mode == :tracker and not takes_over_map?(),
+          do: {:error, {:mode_unavailable, :tracker}},
+          else: :ok
+      end
+
+    if result != :ok, do: set_default_mode(:map)
+    result
+  end
+
+  # One store of an empty operation into `%{}`, in a process of its own (whatever the
+  # drop-in creates for it belongs to that process and goes with it).
+  defp takes_over_map? do
+    op = %{apply(@target, :__struct__, []) | transaction_id: make_ref(), nodes_data: []}
+
+    fn ->
+      try do
+        %{pending_operations: pending} = apply(@drop_in, :store, [%{pending_operations: %{}}, op])
+        not is_map(pending)
+      catch
+        _, _ -> false
+      end
+    end
+    |> Task.async()
+    |> Task.await()
+  end
 
   defp check_not_installed do
     case mode() do
@@ -231,7 +273,11 @@ defmodule ProcessHubNative do
 
   defp set_default_mode(mode) do
     if default_mode_settable?() do
-      case apply(@drop_in, :set_default_mode, [mode]) do
+      try do
+        apply(@drop_in, :set_default_mode, [mode])
+      catch
+        :error, _ -> {:error, {:mode_unavailable, mode}}
+      else
         :ok -> :ok
         other -> {:error, {:set_default_mode, other}}
       end

@@ -13,6 +13,7 @@ defmodule PhnElixirCheck.MixProject do
       version: "0.1.0",
       elixir: "~> 1.14",
       elixirc_paths: elixirc_paths(Mix.env()),
+      erlc_paths: erlc_paths(),
       start_permanent: false,
       deps: deps()
     ]
@@ -22,6 +23,11 @@ defmodule PhnElixirCheck.MixProject do
 
   defp elixirc_paths(:test), do: ["lib", "test/support"]
   defp elixirc_paths(_), do: ["lib"]
+
+  # The plain-Erlang oracle (:phn_request_manager_erl) is not part of the shipped app:
+  # compiled here from the checkout's test/oracle/ when it lives there (else erl_src/ has it).
+  @oracle_dir "../../test/oracle"
+  defp erlc_paths, do: if(File.dir?(Path.expand(@oracle_dir, __DIR__)), do: [@oracle_dir], else: [])
 
   defp deps do
     [{:process_hub_native, path: "../.."}]

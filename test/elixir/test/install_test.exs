@@ -188,50 +188,125 @@ defmodule PhnCheck.InstallTest do
     end)
   end
 
-  # Tracker mode needs :phn_request_manager.set_default_mode/1 (the drop-in takes over
-  # ProcessHub's %{} on the first store); without it, install/1 says so and changes nothing.
+  # Tracker mode needs a drop-in that takes over ProcessHub's %{} on the first store
+  # (:phn_request_manager.set_default_mode(:tracker)); without it install/1 says so and
+  # changes nothing. Which branch runs depends on the build's drop-in.
   test "tracker mode: every split chunk reported behind the unchanged coordinator, else :mode_unavailable",
        %{nodes: [_, p1, _] = nodes} do
-    if function_exported?(:phn_request_manager, :set_default_mode, 1) do
-      with_hub(nodes, :phn_hub_tracker, [exec_delay: @exec_delay], fn ->
-        assert on_all(nodes, :install, [[mode: :tracker]]) == [:ok, :ok, :ok]
-        assert on_all(nodes, :mode, []) == [:tracker, :tracker, :tracker]
+    case on_all(nodes, :install, [[mode: :tracker]]) do
+      [:ok, :ok, :ok] ->
+        tracker_mode_run(nodes, p1)
 
+      refused ->
+        assert refused == List.duplicate({:error, {:mode_unavailable, :tracker}}, 3)
+        assert on_all(nodes, :installed?, []) == [false, false, false]
+        assert_default_mode_map(nodes)
+    end
+  end
+
+  defp tracker_mode_run(nodes, p1) do
+    with_hub(nodes, :phn_hub_tracker, [exec_delay: @exec_delay], fn ->
+      assert on_all(nodes, :mode, []) == [:tracker, :tracker, :tracker]
+
+      try do
+        cids = Enum.map(1..1500, &{:tracked, &1})
+        mapping = Map.new(cids, &{&1, [p1]})
+
+        counts =
+          CallCount.count(nodes, [@handle_response, :phn_request_manager_erl], fn ->
+            {:ok, future} =
+              Coordinator.start_children(:phn_hub_tracker, Enum.map(cids, &Child.spec/1),
+                awaitable: true,
+                child_mapping: mapping
+              )
+
+            # Two chunks (1 000 + 500), both reported: map mode would report one.
+            assert %StartResult{status: :ok, errors: []} = result = Future.await(future)
+            assert length(result.started) == 1500
+          end)
+
+        assert counts[@handle_response] >= 2
+        assert counts.phn_request_manager_erl == 0
+        registered_everywhere(nodes, :phn_hub_tracker, cids, 1500)
+        {:ok, stop} = Coordinator.stop_children(:phn_hub_tracker, cids, awaitable: true)
+        assert %StopResult{status: :ok} = stop_result = Future.await(stop)
+        assert length(stop_result.stopped) == 1500
+
+        registered_everywhere(nodes, :phn_hub_tracker, cids, 0)
+      after
+        assert on_all(nodes, :uninstall, []) == [:ok, :ok, :ok]
+      end
+    end)
+  end
+
+  defp assert_default_mode_map(nodes) do
+    if function_exported?(:phn_request_manager, :default_mode, 0),
+      do:
+        assert(
+          for(n <- nodes, do: :erpc.call(n, :phn_request_manager, :default_mode, [])) == [:map, :map, :map]
+        )
+  end
+
+  # C-node mode needs a drop-in whose set_default_mode/1 takes :cnode, and phn_cnode on
+  # the coordinator's node; the peers run none, so there it is refused.
+  test "C-node mode: this node's C-node collects every chunk behind the unchanged coordinator, else a clear refusal",
+       %{nodes: [_, p1, p2] = nodes} do
+    PhnCheck.Pending.CNode.ensure_cnode!()
+
+    case ProcessHubNative.install(mode: :cnode) do
+      :ok ->
         try do
-          cids = Enum.map(1..1500, &{:tracked, &1})
-          mapping = Map.new(cids, &{&1, [p1]})
+          for p <- [p1, p2] do
+            assert :erpc.call(p, ProcessHubNative, :install, [[mode: :cnode]]) == {:error, :cnode_not_running}
+            assert :erpc.call(p, ProcessHubNative, :install, [[mode: :map]]) == :ok
+          end
 
-          counts =
-            CallCount.count(nodes, [@handle_response, :phn_request_manager_erl], fn ->
-              {:ok, future} =
-                Coordinator.start_children(:phn_hub_tracker, Enum.map(cids, &Child.spec/1),
-                  awaitable: true,
-                  child_mapping: mapping
-                )
-
-              # Two chunks (1 000 + 500), both reported: map mode would report one.
-              assert %StartResult{status: :ok, errors: []} = result = Future.await(future)
-              assert length(result.started) == 1500
-            end)
-
-          assert counts[@handle_response] >= 2
-          assert counts.phn_request_manager_erl == 0
-          registered_everywhere(nodes, :phn_hub_tracker, cids, 1500)
-          {:ok, stop} = Coordinator.stop_children(:phn_hub_tracker, cids, awaitable: true)
-          assert %StopResult{status: :ok} = stop_result = Future.await(stop)
-          assert length(stop_result.stopped) == 1500
-
-          registered_everywhere(nodes, :phn_hub_tracker, cids, 0)
+          cnode_mode_run(nodes, p1)
         after
           assert on_all(nodes, :uninstall, []) == [:ok, :ok, :ok]
+          assert_default_mode_map(nodes)
         end
-      end)
-    else
-      assert on_all(nodes, :install, [[mode: :tracker]]) ==
-               List.duplicate({:error, {:mode_unavailable, :tracker}}, 3)
 
-      assert on_all(nodes, :installed?, []) == [false, false, false]
+      refused ->
+        assert refused == {:error, {:mode_unavailable, :cnode}}
+        assert on_all(nodes, :installed?, []) == [false, false, false]
+        assert_default_mode_map(nodes)
     end
+  end
+
+  defp cnode_mode_run(nodes, p1) do
+    hub = :phn_hub_cnode
+
+    with_hub(nodes, hub, [exec_delay: @exec_delay], fn ->
+      cids = Enum.map(1..1500, &{:cnode, &1})
+      {:ok, before} = :phn_cnode.stats()
+
+      counts =
+        CallCount.count(nodes, [@handle_response, :phn_request_manager_erl], fn ->
+          {:ok, future} =
+            Coordinator.start_children(hub, Enum.map(cids, &Child.spec/1),
+              awaitable: true,
+              child_mapping: Map.new(cids, &{&1, [p1]})
+            )
+
+          # Two chunks (1 000 + 500), both collected by the C-node: map mode reports one.
+          assert %StartResult{status: :ok, errors: []} = result = Future.await(future)
+          assert length(result.started) == 1500
+        end)
+
+      {:ok, stats} = :phn_cnode.stats()
+      assert stats.ops_completed > before.ops_completed
+      assert stats.responses >= before.responses + 2
+      # The coordinator got the C-node's one report and handed it to the drop-in.
+      assert counts[@handle_response] >= 1
+      assert counts.phn_request_manager_erl == 0
+
+      registered_everywhere(nodes, hub, cids, 1500)
+      {:ok, stop} = Coordinator.stop_children(hub, cids, awaitable: true)
+      assert %StopResult{status: :ok} = stop_result = Future.await(stop)
+      assert length(stop_result.stopped) == 1500
+      registered_everywhere(nodes, hub, cids, 0)
+    end)
   end
 
   # A stand-in for the telemetry application, loaded for one test only: every event goes
@@ -289,17 +364,16 @@ defmodule PhnCheck.InstallTest do
     assert ProcessHubNative.uninstall() == {:error, :not_installed}
     refute ProcessHubNative.installed?()
 
-    assert ProcessHubNative.install(mode: :cnode) == {:error, {:mode_unavailable, :cnode}}
     assert ProcessHubNative.install(mode: :nope) == {:error, {:invalid_mode, :nope}}
     refute ProcessHubNative.installed?()
   end
 
   test "the mode comes from config :process_hub_native, mode: ... when not given" do
     previous = Application.fetch_env(:process_hub_native, :mode)
-    Application.put_env(:process_hub_native, :mode, :cnode)
+    Application.put_env(:process_hub_native, :mode, :nope)
 
     try do
-      assert ProcessHubNative.install([]) == {:error, {:mode_unavailable, :cnode}}
+      assert ProcessHubNative.install([]) == {:error, {:invalid_mode, :nope}}
       Application.put_env(:process_hub_native, :mode, :map)
       assert ProcessHubNative.install([]) == :ok
       assert ProcessHubNative.mode() == :map

@@ -17,7 +17,8 @@ defmodule ProcessHubNative do
   answer requests through the same module).
 
   With the `:telemetry` application loaded at install, operation completion and expiry
-  are also emitted as events (`ProcessHubNative.Events`, map mode).
+  are also emitted as events (`ProcessHubNative.Events`, while pending operations are a
+  map: map and C-node modes).
 
   ## Modes
 
@@ -105,6 +106,10 @@ defmodule ProcessHubNative do
   at `install/1`) and resets the drop-in's default mode. `{:error, :not_installed}` when
   the drop-in is not installed; `{:error, :old_code_in_use}` when a process still runs
   the original's code from before the install (nothing changed; try again).
+
+  After tracker mode, a coordinator whose `pending_operations` the drop-in took over
+  still holds the drop-in's container, which ProcessHub's own module does not know:
+  restart such hubs after `uninstall/0`. Map and C-node modes leave the map in place.
   """
   @spec uninstall() :: :ok | {:error, :not_installed | :old_code_in_use}
   def uninstall, do: locked(&do_uninstall/0)

@@ -12,7 +12,9 @@ defmodule ProcessHubNative.Application do
   `ProcessHubNative.CNodeMonitor`, which logs the C-node's start, exit and restart
   (`poll_ms`, default 1000: how often it checks the C-node's OS pid). The two are
   supervised `:rest_for_one`: when the owner exits, the supervisor restarts it, then the
-  monitor.
+  monitor. The C-node joins the cluster as a node of its own: the BEAM node must be
+  distributed, with a cookie, when the application starts, or the owner (and with it the
+  application) does not start.
 
   `ProcessHubNative.install/1` reads `config :process_hub_native, mode: ...`; it does
   not need this application to be started.

@@ -11,7 +11,7 @@ defmodule ProcessHubNative.Events do
       cleanup dropped `n` expired operations.
 
   Both read `pending_operations` before and after the call, so they only report while it
-  is a map (map mode); in tracker mode nothing is emitted from here. Without telemetry the
+  is a map (map and C-node modes); in tracker mode nothing is emitted from here. Without telemetry the
   installed module calls the drop-in directly and this module is not involved.
   """
 

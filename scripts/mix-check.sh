@@ -5,8 +5,8 @@
 #   3. docs and specs: every public function of the ProcessHubNative modules has both;
 #   4. a new app outside the checkout depends on it by path, builds with plain
 #      `mix deps.get && mix compile` (no manager, no MIX_REBAR3, no hex), and installs
-#      the drop-in over its own ProcessHub-named RequestManager (delegating to the
-#      plain-Erlang oracle): the NIF loads from the app's _build, not from the checkout.
+#      the drop-in over its own ProcessHub-named RequestManager, then uninstalls it: the
+#      NIF loads from the app's _build, not from the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -60,12 +60,14 @@ defmodule NewApp.MixProject do
 end
 EOS
 cat > "$tmp/app/lib/request_manager.ex" <<'EOS'
+# ProcessHub's RequestManager as far as this check needs: its struct, and functions whose
+# answers say they are the original's.
 defmodule ProcessHub.Service.RequestManager do
   defstruct transaction_id: nil, hub_id: nil, handler: nil, nodes_data: nil, sub_requests: [],
             completed_nodes: MapSet.new(), expires_at: nil, awaiter: nil, future: nil, options: []
-  defdelegate store(state, op), to: :phn_request_manager_erl
-  defdelegate get(state, ref), to: :phn_request_manager_erl
-  defdelegate split(req), to: :phn_request_manager_erl
+  def store(state, _op), do: Map.put(state, :stored_by, :original)
+  def get(_state, _ref), do: :original
+  def split(_req), do: :original
 end
 EOS
 (
@@ -74,17 +76,19 @@ EOS
     mix compile
     mix run -e '
       alias ProcessHub.Service.RequestManager, as: RM
+      op = %RM{transaction_id: make_ref(), nodes_data: []}
+      :original = RM.get(%{}, op.transaction_id)
       :ok = ProcessHubNative.install(mode: :map)
       true = ProcessHubNative.installed?()
-      op = %RM{transaction_id: make_ref(), nodes_data: []}
-      %{pending_operations: p} = RM.store(%{pending_operations: %{}}, op)
+      %{pending_operations: p} = state = RM.store(%{pending_operations: %{}}, op)
+      false = Map.has_key?(state, :stored_by)
       ^op = RM.get(%{pending_operations: p}, op.transaction_id)
-      {:module, :phn_nif} = Code.ensure_loaded(:phn_nif)
       priv = to_string(:code.priv_dir(:process_hub_native))
       true = String.starts_with?(priv, File.cwd!() <> "/_build/")
       true = is_reference(:phn_tracker.new())
       :ok = ProcessHubNative.uninstall()
-      IO.puts("   installed, stored through the drop-in, NIF from " <> priv <> ", uninstalled")
+      :original = RM.get(%{}, op.transaction_id)
+      IO.puts("   installed: stored and read through the drop-in, NIF from " <> priv <> "; uninstalled: the original answers")
     '
 ) || die "the new app did not build or install"
 [ "$before" = "$(source_files)" ] || die "the new app's build wrote into priv/ or c_src/"

@@ -161,7 +161,8 @@ defmodule PhnCheck.InstallTest do
        %{nodes: nodes} do
     hub = :phn_hub_midway
 
-    with_hub(nodes, hub, [exec_delay: 2000], fn ->
+    # The targets wait 3 s before they run the requests: the responses come after the install.
+    with_hub(nodes, hub, [exec_delay: 3000], fn ->
       cids = Enum.map(1..30, &{:midway, &1})
       {:ok, future} = Coordinator.start_children(hub, Enum.map(cids, &Child.spec/1), awaitable: true)
       assert [_] = Coordinator.pending_refs(hub)

@@ -3,7 +3,8 @@ defmodule PhnCheck.ApplicationTest do
   `ProcessHubNative.Application`: no children without configuration; with
   `config :process_hub_native, cnode: [start: true, ...]` it runs the C-node owner
   (`phn_cnode`) and `ProcessHubNative.CNodeMonitor`, which logs the C-node's start, a
-  restart of its OS process, and the owner's exit. Run on a fresh peer node (one
+  restart of its OS process, and the owner's exit (and emits them as `:telemetry`
+  events when telemetry is there: a stand-in on the peer). Run on a fresh peer node (one
   `phn_cnode` per node, and this node's may belong to the coordinator tests).
   """
   use ExUnit.Case, async: false
@@ -12,6 +13,15 @@ defmodule PhnCheck.ApplicationTest do
   alias ProcessHubNative.Application, as: App
 
   @moduletag timeout: 120_000
+
+  @telemetry_double """
+  defmodule :telemetry do
+    def execute(event, measurements, metadata) do
+      if pid = :persistent_term.get(:phn_telemetry_sink, nil), do: send(pid, {:telemetry, event, measurements, metadata})
+      :ok
+    end
+  end
+  """
 
   test "children/1: none unless start: true; the owner gets the other options as a map" do
     assert App.children([]) == []
@@ -34,6 +44,9 @@ defmodule PhnCheck.ApplicationTest do
       # The peer's log comes here only (not to this run's console).
       :ok = :erpc.call(node, PhnCheck.LogForward, :add, [self()])
       :ok = :erpc.call(node, Logger, :remove_backend, [:console])
+      # A telemetry stand-in on the peer: its events come here too.
+      :erpc.call(node, Code, :compile_string, [@telemetry_double])
+      :ok = :erpc.call(node, :persistent_term, :put, [:phn_telemetry_sink, self()])
       :ok = :erpc.call(node, Application, :put_env, [:process_hub_native, :cnode, [start: true, poll_ms: 50]])
       {:ok, _} = :erpc.call(node, Application, :ensure_all_started, [:process_hub_native])
 
@@ -44,16 +57,21 @@ defmodule PhnCheck.ApplicationTest do
 
       cnode = :erpc.call(node, :phn_cnode, :cnode, [])
       assert_log(node, ~r/C-node #{cnode} started/)
+      assert_receive {:telemetry, [:process_hub_native, :cnode, :start], _, %{cnode: ^cnode}}, 5000
 
       # The C-node OS process dies: phn_cnode restarts it, the monitor reports it.
       os_pid = :erpc.call(node, :phn_cnode, :os_pid, [])
       {_, 0} = System.cmd("kill", ["-9", to_string(os_pid)])
       assert_log(node, ~r/C-node #{cnode} restarted \(OS pid #{os_pid} -> \d+\)/)
 
+      assert_receive {:telemetry, [:process_hub_native, :cnode, :restart], _, %{previous_os_pid: ^os_pid}},
+                     5000
+
       # The owner exits: logged; the supervisor starts it again (and the monitor).
       owner = :erpc.call(node, Process, :whereis, [:phn_cnode])
       :ok = :erpc.call(node, :phn_cnode, :stop, [])
       assert_log(node, ~r/C-node owner exited: :normal/)
+      assert_receive {:telemetry, [:process_hub_native, :cnode, :exit], _, %{reason: :normal}}, 5000
       assert_log(node, ~r/C-node #{cnode} started/)
       new_owner = :erpc.call(node, Process, :whereis, [:phn_cnode])
       assert is_pid(new_owner) and new_owner != owner

@@ -27,6 +27,7 @@ test: deps
 	$(MAKE) ct-valgrind
 	$(MAKE) asan
 	$(MAKE) -C test/fuzz smoke
+	bash scripts/mix-check.sh
 	bash scripts/elixir-check.sh
 	$(MAKE) bench-quick
 	$(MAKE) bench PHN_BENCH_SIZE=smoke PHN_BENCH_OUT=_build/BENCHMARKS.smoke.md

@@ -487,13 +487,14 @@ cnode_name(Opts) ->
             end
     end.
 
-%% The epmd port the C-node will use: the option, the kernel's setting, $ERL_EPMD_PORT,
-%% else epmd's default.
+%% The epmd port the C-node will use: the option, the kernel's setting, this node's
+%% -epmd_port boot flag, $ERL_EPMD_PORT, else epmd's default.
 epmd_port(Opts) ->
     case maps:get(epmd_port, Opts, undefined) of
         undefined ->
-            case application:get_env(kernel, epmd_port) of
-                {ok, P} when is_integer(P) -> P;
+            case {application:get_env(kernel, epmd_port), init:get_argument(epmd_port)} of
+                {{ok, P}, _} when is_integer(P) -> P;
+                {_, {ok, [[Flag | _] | _]}} -> env_port(Flag);
                 _ -> env_port(os:getenv("ERL_EPMD_PORT"))
             end;
         P -> P

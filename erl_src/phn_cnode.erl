@@ -149,7 +149,12 @@ start_link(Opts) ->
     case phn_errors:check([{'Opts', ?START_OPTS}], [Opts]) of
         ok ->
             case preflight(Opts) of
-                ok -> gen_server:start_link({local, ?SERVER}, ?MODULE, Opts, []);
+                ok ->
+                    %% init/1 never answers ignore.
+                    case gen_server:start_link({local, ?SERVER}, ?MODULE, Opts, []) of
+                        {ok, Pid} -> {ok, Pid};
+                        {error, _} = Failed -> Failed
+                    end;
                 {error, _} = Refused -> Refused
             end;
         Cause ->
@@ -750,15 +755,17 @@ from_cnode(_Other, St) ->
 fail_waiters(#st{calls = Calls} = St) ->
     St1 = maps:fold(fun(_Seq, W, Acc) -> reply_waiter(W, {error, cnode_down}, Acc) end,
                     St#st{calls = #{}}, Calls),
-    [notify(Notify, TxRef, {error, cnode_down})
-     || {TxRef, {Notify, registered}} <- maps:to_list(St1#st.ops)],
+    _ = [notify(Notify, TxRef, {error, cnode_down})
+         || {TxRef, {Notify, registered}} <- maps:to_list(St1#st.ops)],
     St1#st{ops = #{}}.
 
 %% An operation's one message, as its registration asked.
 notify({cast, Pid}, TxRef, Body) ->
-    Pid ! {'$gen_cast', {operation_response, TxRef, '$phn_cnode', Body}};
+    Pid ! {'$gen_cast', {operation_response, TxRef, '$phn_cnode', Body}},
+    ok;
 notify(Pid, TxRef, Body) ->
-    Pid ! {phn_cnode_op, TxRef, Body}.
+    Pid ! {phn_cnode_op, TxRef, Body},
+    ok.
 
 cnode_down(Reason, #st{restarts = Restarts, opts = Opts} = St0) ->
     #st{waiting_exit = Exit} = St = fail_waiters(St0),

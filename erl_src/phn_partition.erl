@@ -51,6 +51,14 @@
 -define(MAJORITY, 'Elixir.ProcessHub.Strategy.PartitionTolerance.MajorityQuorum').
 
 -type strategy() :: #{'__struct__' := atom(), atom() => term()}.
+%% The constructors' structs (each a strategy()).
+-type static_quorum() ::
+    #{'__struct__' := ?STATIC, quorum_size := number(), startup_confirm := boolean()}.
+-type dynamic_quorum() ::
+    #{'__struct__' := ?DYNAMIC, quorum_size := number(), threshold_time := number()}.
+-type majority_quorum() ::
+    #{'__struct__' := ?MAJORITY, initial_cluster_size := pos_integer(),
+      track_max_size := boolean()}.
 -type state() :: #{
     dynamic_quorum_down_nodes => [{node(), integer()}],
     majority_quorum_max_seen => integer(),
@@ -64,7 +72,7 @@
                    "64-bit integer)").
 
 %% @doc A state with nothing stored yet.
--spec new_state() -> state().
+-spec new_state() -> #{}.
 new_state() -> #{}.
 
 %% @equiv init(Strategy, Nodes, new_state())
@@ -179,33 +187,33 @@ reset_cluster_size(State, N) ->
 
 %% Strategy constructors with the structs' defaults.
 
--spec divergence() -> strategy().
+-spec divergence() -> #{'__struct__' := ?DIVERGENCE}.
 divergence() -> #{'__struct__' => ?DIVERGENCE}.
 
--spec static_quorum(number()) -> strategy().
+-spec static_quorum(number()) -> static_quorum().
 static_quorum(Quorum) -> static_quorum(Quorum, false).
 
--spec static_quorum(number(), boolean()) -> strategy().
+-spec static_quorum(number(), boolean()) -> static_quorum().
 static_quorum(Quorum, StartupConfirm) ->
     ?CHECK_ARGS([{'Quorum', non_neg_number}, {'StartupConfirm', boolean}],
                 [Quorum, StartupConfirm]),
     #{'__struct__' => ?STATIC, quorum_size => Quorum,
       startup_confirm => StartupConfirm}.
 
--spec dynamic_quorum(number()) -> strategy().
+-spec dynamic_quorum(number()) -> dynamic_quorum().
 dynamic_quorum(Quorum) -> dynamic_quorum(Quorum, 30).
 
--spec dynamic_quorum(number(), number()) -> strategy().
+-spec dynamic_quorum(number(), number()) -> dynamic_quorum().
 dynamic_quorum(Quorum, ThresholdSeconds) ->
     ?CHECK_ARGS([{'Quorum', non_neg_number}, {'ThresholdSeconds', non_neg_number}],
                 [Quorum, ThresholdSeconds]),
     #{'__struct__' => ?DYNAMIC, quorum_size => Quorum,
       threshold_time => ThresholdSeconds}.
 
--spec majority_quorum() -> strategy().
+-spec majority_quorum() -> majority_quorum().
 majority_quorum() -> majority_quorum(1, true).
 
--spec majority_quorum(pos_integer(), boolean()) -> strategy().
+-spec majority_quorum(pos_integer(), boolean()) -> majority_quorum().
 majority_quorum(Initial, Track) ->
     ?CHECK_ARGS([{'Initial', pos_integer}, {'Track', boolean}], [Initial, Track]),
     #{'__struct__' => ?MAJORITY, initial_cluster_size => Initial,

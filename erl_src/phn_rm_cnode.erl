@@ -22,11 +22,18 @@
 %% the C-node saturates any deadline, so this means "never".
 -define(NEVER_MS, (1 bsl 62)).
 -define(FALLBACK_LOGGED, {?MODULE, fallback_logged}).
+-define(RM, 'Elixir.ProcessHub.Service.RequestManager').
+
+%% ProcessHub's operation struct, as phn_rm_common composes it.
+-type operation() :: #{'__struct__' := ?RM, nodes_data := [term()], term() => term()}.
+-type composed() :: #{'__struct__' := ?RM, handler := term(), hub_id := term(),
+                      nodes_data := [term(), ...], sub_requests := [term()],
+                      transaction_id := term(), term() => term()}.
 
 %% @doc `phn_rm_common:compose_sub_requests/1' routed to the C-node and registered there;
 %% on any refusal, exactly as map mode composes. An `Op' that is not a map raises `badarg'
 %% naming it (the keys it needs are those of map mode).
--spec compose_sub_requests(map()) -> {ok, map()} | {error, no_children}.
+-spec compose_sub_requests(operation()) -> {ok, composed()} | {error, no_children}.
 compose_sub_requests(Op) ->
     ?CHECK_ARGS([{'Op', map}], [Op]),
     case phn_rm_common:compose_sub_requests(Op) of
@@ -117,7 +124,10 @@ report(State, _Ref, _ErrorOrOther) ->
     {noreply, State}.
 
 merge(Op, NodeResults, Missing) ->
-    phn_rm_tracker:view(#{meta => Op, collected => NodeResults, missing => Missing}).
+    %% view/1 reads an info() of phn_tracker: the same shape, from the C-node's report.
+    phn_rm_tracker:view(#{ref => maps:get(transaction_id, Op, undefined), meta => Op,
+                          collected => NodeResults, missing => Missing,
+                          deadline => infinity}).
 
 %% The C-node's shape, [{Node, Results}]; anything else (improper lists too) is refused.
 node_results([]) -> true;

@@ -384,6 +384,8 @@ compose_sub_requests(Op, CNodeName) ->
     started = 0 :: non_neg_integer()
 }).
 
+%% @private
+-spec init(map()) -> {ok, #st{}} | {stop, term()}.
 init(Opts) ->
     process_flag(trap_exit, true),
     case start_port(#st{opts = Opts}) of
@@ -391,6 +393,9 @@ init(Opts) ->
         {error, Reason} -> {stop, Reason}
     end.
 
+%% @private
+-spec handle_call(term(), gen_server:from(), #st{}) ->
+    {reply, term(), #st{}} | {noreply, #st{}}.
 handle_call(cnode, _From, St) ->
     {reply, St#st.cnode, St};
 handle_call(os_pid, _From, St) ->
@@ -448,9 +453,13 @@ handle_call({ctl, Cmd}, From, St) ->
 handle_call(_Other, _From, St) ->
     {reply, {error, badarg}, St}.
 
+%% @private
+-spec handle_cast(term(), #st{}) -> {noreply, #st{}}.
 handle_cast(_Msg, St) ->
     {noreply, St}.
 
+%% @private
+-spec handle_info(term(), #st{}) -> {noreply, #st{}} | {stop, term(), #st{}}.
 handle_info({Port, {data, Bin}}, #st{port = Port} = St) ->
     {noreply, packet(Bin, St)};
 handle_info({Port, {exit_status, Status}}, #st{port = Port} = St) ->
@@ -467,12 +476,16 @@ handle_info({'DOWN', _Ref, process, Pid, _}, St) ->
 handle_info(_Other, St) ->
     {noreply, St}.
 
+%% @private
+-spec terminate(term(), #st{}) -> ok.
 terminate(_Reason, #st{port = Port} = St) ->
     _ = fail_waiters(St),
     Port =/= undefined andalso (catch port_close(Port)),
     ok.
 
 %% Crash reports and sys:get_status/1 never show the cookie.
+%% @private
+-spec format_status(normal | terminate, [term()]) -> term().
 format_status(terminate, [_PDict, St]) -> redact(St);
 format_status(_Normal, [_PDict, St]) -> [{data, [{"State", redact(St)}]}].
 

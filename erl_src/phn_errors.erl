@@ -29,7 +29,7 @@
 %% with a value of that key's kind.
 -type kind() ::
     any | atom | node | reference | pid | map | boolean | integer | number
-    | non_neg_integer | pos_integer | non_neg_number | timeout | port_number
+    | non_neg_integer | pos_integer | timeout | port_number
     | nodes | expected | quorum_log | strategy | chardata | cookie | cnode_args
     | {one_of, [term()]}
     | {options, #{atom() => kind()}}.
@@ -91,7 +91,6 @@ problem(number, V) -> is(is_number(V), "not a number");
 problem(non_neg_integer, V) ->
     is(is_integer(V) andalso V >= 0, "not a non-negative integer");
 problem(pos_integer, V) -> is(is_integer(V) andalso V > 0, "not a positive integer");
-problem(non_neg_number, V) -> is(is_number(V) andalso V >= 0, "not a non-negative number");
 problem(timeout, V) ->
     is(V =:= infinity orelse (is_integer(V) andalso V >= 0),
        "not a timeout (a non-negative integer or infinity)");

@@ -195,7 +195,7 @@ static_quorum(Quorum) -> static_quorum(Quorum, false).
 
 -spec static_quorum(number(), boolean()) -> static_quorum().
 static_quorum(Quorum, StartupConfirm) ->
-    ?CHECK_ARGS([{'Quorum', non_neg_number}, {'StartupConfirm', boolean}],
+    ?CHECK_ARGS([{'Quorum', number}, {'StartupConfirm', boolean}],
                 [Quorum, StartupConfirm]),
     #{'__struct__' => ?STATIC, quorum_size => Quorum,
       startup_confirm => StartupConfirm}.
@@ -205,7 +205,7 @@ dynamic_quorum(Quorum) -> dynamic_quorum(Quorum, 30).
 
 -spec dynamic_quorum(number(), number()) -> dynamic_quorum().
 dynamic_quorum(Quorum, ThresholdSeconds) ->
-    ?CHECK_ARGS([{'Quorum', non_neg_number}, {'ThresholdSeconds', non_neg_number}],
+    ?CHECK_ARGS([{'Quorum', number}, {'ThresholdSeconds', number}],
                 [Quorum, ThresholdSeconds]),
     #{'__struct__' => ?DYNAMIC, quorum_size => Quorum,
       threshold_time => ThresholdSeconds}.

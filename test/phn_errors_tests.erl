@@ -112,7 +112,7 @@ partition_cases() ->
      {P, reset_cluster_size, 1, 'State', fun() -> P:reset_cluster_size(nil, 3) end},
      {P, static_quorum, 1, 'Quorum', fun() -> P:static_quorum("3") end},
      {P, static_quorum, 2, 'StartupConfirm', fun() -> P:static_quorum(3, yes) end},
-     {P, dynamic_quorum, 1, 'Quorum', fun() -> P:dynamic_quorum(-1) end},
+     {P, dynamic_quorum, 1, 'Quorum', fun() -> P:dynamic_quorum("50") end},
      {P, dynamic_quorum, 2, 'ThresholdSeconds', fun() -> P:dynamic_quorum(50, x) end},
      {P, majority_quorum, 1, 'Initial', fun() -> P:majority_quorum(1.5, true) end},
      {P, majority_quorum, 2, 'Track', fun() -> P:majority_quorum(1, 1) end}].

@@ -20,7 +20,8 @@ all() ->
      name_taken_by_a_node,
      name_taken_by_a_running_cnode,
      cnode_exit_status_otherwise,
-     starts_when_nothing_is_wrong].
+     starts_when_nothing_is_wrong,
+     refused_strategy_raises].
 
 init_per_suite(Config) ->
     case os:find_executable("epmd") of
@@ -105,3 +106,22 @@ starts_when_nothing_is_wrong(_Config) ->
     {ok, _} = start(s1, #{}),
     ?assertEqual('phn_cnode_s1@127.0.0.1', on(s1, phn_cnode, cnode, [])),
     ?assertMatch({ok, #{}}, on(s1, phn_cnode, stats, [])).
+
+%% A strategy only the C-node can judge (an unknown struct): set_hub/4 raises badarg
+%% naming Strategy, as an argument error, not {error, badarg}.
+refused_strategy_raises(_Config) ->
+    {ok, _} = start(s1, #{}),
+    Bad = #{'__struct__' => 'Elixir.No.Such.Strategy'},
+    ?assertEqual({badarg, #{2 => "Strategy: a strategy the C-node cannot evaluate (unknown "
+                                 "struct or bad field)"}},
+                 on(s1, ?MODULE, raised, [phn_cnode, set_hub, [h, Bad, cluster, #{}]])),
+    %% The C-node is fine and takes a good one.
+    ?assertEqual({ok, false},
+                 on(s1, phn_cnode, set_hub, [h, phn_partition:divergence(), cluster])).
+
+raised(M, F, A) ->
+    try apply(M, F, A) of
+        V -> {returned, V}
+    catch
+        error:badarg:Stack -> {badarg, phn_errors:format_error(badarg, Stack)}
+    end.

@@ -19,6 +19,7 @@ all() ->
      epmd_unreachable,
      name_taken_by_a_node,
      name_taken_by_a_running_cnode,
+     name_taken_after_the_checks,
      cnode_exit_status_otherwise,
      starts_when_nothing_is_wrong,
      refused_strategy_raises].
@@ -96,6 +97,32 @@ name_taken_by_a_running_cnode(_Config) ->
     ok = on(s1, phn_cnode, stop, []),
     {ok, _} = start(s2, #{name => phn_start_shared}),
     ?assertEqual(CN, on(s2, phn_cnode, cnode, [])).
+
+%% The name is free when start_link checks it, then taken before the C-node publishes it
+%% (a wrapper starts a squatter C-node with the same name first): the C-node exits, and
+%% the check after the failed start names the cause.
+name_taken_after_the_checks(Config) ->
+    Dir = ?config(priv_dir, Config),
+    PidFile = filename:join(Dir, "squatter.pid"),
+    Wrapper = filename:join(Dir, "squat.sh"),
+    ok = file:write_file(Wrapper, [
+        "#!/bin/sh\n"
+        "# $1: the C-node binary; then its arguments. Once: a squatter with the same name.\n"
+        "exe=$1; shift\n"
+        "if [ ! -e '", PidFile, "' ]; then\n"
+        "  sleep 30 | PHN_CNODE_COOKIE=squat \"$exe\" \"$@\" >/dev/null 2>&1 &\n"
+        "  echo $! > '", PidFile, "'\n"
+        "  sleep 1\n"
+        "fi\n"
+        "exec \"$exe\" \"$@\"\n"]),
+    ok = file:change_mode(Wrapper, 8#755),
+    try
+        ?assertEqual({error, {name_taken, 'phn_start_late@127.0.0.1'}},
+                     start(s1, #{name => phn_start_late, wrapper => Wrapper}))
+    after
+        {ok, Pid} = file:read_file(PidFile),
+        os:cmd("kill " ++ binary_to_list(string:trim(Pid)))
+    end.
 
 %% Nothing known is wrong but the C-node exits (here: a flag it does not know): its exit
 %% status, after the retries.

@@ -209,11 +209,11 @@ tracker_state_expired_report_test_() ->
         phn_tracker:close(T)
     end).
 
-%% phn_cnode's delivery option: message (default) or cast; anything else is refused before
-%% any call.
+%% phn_cnode's delivery option: message (default) or cast; anything else raises badarg
+%% (docs/errors.md) before any call.
 register_deliver_option_test() ->
     undefined = whereis(phn_cnode),
-    [?assertEqual({error, badarg},
+    [?assertError(badarg,
                   phn_cnode:register_operation(make_ref(), test_hub, [?N1], 100, self(), Opts))
      || Opts <- [#{deliver => bogus}, #{deliver => "cast"}, not_a_map]],
     ?assertExit({noproc, _},

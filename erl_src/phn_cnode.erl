@@ -101,7 +101,7 @@
 -define(START_OPTS, {options, #{name => atom, cookie => cookie, epmd_port => port_number,
                                 args => cnode_args, wrapper => chardata,
                                 max_restarts => non_neg_integer, executable => chardata,
-                                bind => chardata}})..
+                                bind => chardata}}).
 -define(REGISTER_OPTS, {options, #{deliver => {one_of, [message, cast]}}}).
 -define(HUB_OPTS, {options, #{watch => boolean}}).
 -export_type([op_body/0]).

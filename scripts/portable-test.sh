@@ -2,6 +2,7 @@
 # make test-portable: the NIF, the C-node and the cmocka tests built as another platform
 # would build them (c_src/Makefile PHN_PORTABLE=1: plain POSIX, no _GNU_SOURCE, every
 # Linux-only call off, see c_src/cnode/phn_cn_compat.h), in c_src/_obj_portable. Then:
+#  0. phn_cn_compat.c also compiles as on a BSD and on Darwin (compile only);
 #  1. neither phn_cnode nor phn_nif.so may reference accept4, pipe2 or prctl (the same
 #     check must find accept4 in the normal build's C-node, or it proves nothing);
 #  2. every cmocka test passes, test_cn_compat also checking that it ran the fallbacks;
@@ -26,6 +27,18 @@ cd "$top"
 ${MAKE:-make} -C c_src all # the normal build: the symbol check's own check, and CT's NIF
 ${MAKE:-make} -C c_src PHN_PORTABLE=1 OBJ=_obj_portable PRIV=_obj_portable/priv all tests
 
+# The compat branches no Linux build takes still compile: a BSD-like mix (no __linux__:
+# accept/pipe fallbacks, no prctl, native SOCK_CLOEXEC and MSG_NOSIGNAL) and a Darwin-like
+# one (neither flag, SO_NOSIGPIPE per socket; the value only has to be an int here).
+cc=${CC:-cc}
+for flags in "-D_GNU_SOURCE -U__linux__" \
+             "-D_POSIX_C_SOURCE=200809L -U__linux__ -DPHN_NO_SOCK_CLOEXEC -DPHN_NO_MSG_NOSIGNAL -DPHN_NO_MSG_DONTWAIT -DSO_NOSIGPIPE=0x1022"; do
+    # shellcheck disable=SC2086
+    "$cc" -std=c11 $flags -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Ic_src/cnode -c c_src/cnode/phn_cn_compat.c -o /dev/null
+done
+echo "portable-test: the BSD- and Darwin-like branches of phn_cn_compat.c compile"
+
 # Undefined dynamic symbols of a binary, one name a line (nm -D, else objdump -T).
 imports() {
     if command -v nm >/dev/null; then
@@ -39,7 +52,7 @@ linux_only() { imports "$1" | grep -xE 'accept4|pipe2|prctl' || true; }
 for bin in "$exe" "$obj/priv/phn_nif.so"; do
     found=$(linux_only "$bin")
     if [ -n "$found" ]; then
-        echo "portable-test: $bin references Linux-only calls:" $found >&2
+        echo "portable-test: $bin references Linux-only calls: $(echo "$found" | tr "\n" " ")" >&2
         exit 1
     fi
 done

@@ -9,6 +9,7 @@
 #include "phn_alloc.h"
 #include "phn_cn_cmd.h"
 #include "phn_cn_collect.h"
+#include "phn_cn_compat.h"
 #include "phn_cn_dist.h"
 #include "phn_cn_watch.h"
 #include "phn_status.h"
@@ -211,7 +212,7 @@ static void read_conn(phn_cn *cn, phn_cn_conn *c)
             c->closing = 1;
             break;
         }
-        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
+        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, PHN_CN_MSG_DONTWAIT);
         if (n > 0) {
             c->in.len += (size_t)n;
             if (peer != NULL)

@@ -8,6 +8,7 @@
 
 #include "phn_cn.h"
 #include "phn_cn_args.h"
+#include "phn_cn_compat.h"
 #include "phn_cn_loop.h"
 #include "phn_cn_secret.h"
 #include "phn_cn_send.h"
@@ -82,7 +83,7 @@ int main(int argc, char **argv)
 {
     static phn_cn cn; /* large (ei_cnode); static keeps it off the stack */
     phn_cn_harden();
-    signal(SIGPIPE, SIG_IGN);
+    phn_cn_ignore_sigpipe(); /* never die of a write to a closed peer */
     phn_cn_config_defaults(&cn.cfg);
     if (phn_cn_args_parse(&cn.cfg, argc, argv) < 0)
         return 2;

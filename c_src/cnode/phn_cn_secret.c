@@ -2,9 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 
+#include "phn_cn_compat.h"
 #include "phn_cn_term.h"
 
 #define COOKIE_ENV "PHN_CNODE_COOKIE"
@@ -18,9 +17,7 @@ void phn_cn_wipe(void *p, size_t n)
 
 void phn_cn_harden(void)
 {
-    struct rlimit none = {0, 0};
-    (void)setrlimit(RLIMIT_CORE, &none);
-    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    phn_cn_no_dump();
 }
 
 /* Cookies no cluster uses on purpose. */

@@ -1,8 +1,8 @@
 /* The cookie and the process hardening around it. The cookie comes from the control
  * channel ({cookie, Binary} as the first packet) or, failing that, PHN_CNODE_COOKIE, whose
  * text is wiped from the environment block once read. Never argv, never logged. Core
- * dumps are disabled and the process is made non-dumpable, so the cookie (which ei keeps
- * in memory for handshakes) cannot leak through a core file or a same-user ptrace. */
+ * dumps are disabled and (Linux) the process is made non-dumpable, so the cookie (which ei
+ * keeps in memory for handshakes) cannot leak through a core file or a same-user ptrace. */
 #ifndef PHN_CN_SECRET_H
 #define PHN_CN_SECRET_H
 

@@ -1,5 +1,7 @@
 #include "phn_cn_sock.h"
 
+#include "phn_cn_compat.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -77,7 +79,7 @@ static int wait_fd(int fd, short events, unsigned tmo)
 static int cb_socket(void **ctx, void *setup_ctx)
 {
     (void)setup_ctx;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = phn_cn_socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return errno;
     *ctx = ctx_of(fd);
@@ -112,8 +114,8 @@ static int cb_accept(void **ctx, void *addr, int *len, unsigned tmo)
     if (err)
         return err;
     socklen_t sz = (socklen_t)*len;
-    /* The accepted socket is blocking (no SOCK_NONBLOCK): ei's handshake expects that. */
-    int fd = accept4(lfd, (struct sockaddr *)addr, &sz, SOCK_CLOEXEC);
+    /* The accepted socket is blocking: ei's handshake expects that. */
+    int fd = phn_cn_accept(lfd, (struct sockaddr *)addr, &sz);
     if (fd < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
     *len = (int)sz;
@@ -162,7 +164,7 @@ static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
     int err = wait_fd(fd, POLLOUT, tmo);
     if (err)
         return err;
-    ssize_t n = send(fd, buf, (size_t)*len, MSG_NOSIGNAL);
+    ssize_t n = phn_cn_send(fd, buf, (size_t)*len, 0);
     if (n < 0)
         return errno;
     *len = n;

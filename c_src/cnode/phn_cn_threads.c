@@ -1,5 +1,6 @@
 #include "phn_cn_threads.h"
 
+#include "phn_cn_compat.h"
 #include "phn_cn_sock.h"
 
 #include <errno.h>
@@ -18,9 +19,7 @@ typedef struct connect_request {
 
 static int make_pipe(int p[2])
 {
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return -1;
-    return 0;
+    return phn_cn_pipe(p);
 }
 
 static void close_pipe(int p[2])

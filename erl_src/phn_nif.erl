@@ -52,10 +52,9 @@ priv_dir() ->
 -define(NOT_LOADED, erlang:nif_error({not_loaded, ?MODULE})).
 
 %% The drop-in's hot paths (phn_request_manager; the shapes are ProcessHub's).
--spec record_response(phn_rm_common:operation(), term(), term(), atom()) ->
-          phn_rm_common:operation().
+-spec record_response(Op, term(), term(), atom()) -> Op when Op :: map().
 record_response(_Op, _Node, _Results, _Field) -> ?NOT_LOADED.
--spec all_responded(phn_rm_common:operation()) -> boolean().
+-spec all_responded(map()) -> boolean().
 all_responded(_Op) -> ?NOT_LOADED.
 -spec process_response(phn_rm_common:operation(), term(), term()) ->
           {complete | pending, phn_rm_common:operation()}.
@@ -64,7 +63,7 @@ process_response(_Op, _Node, _Results) -> ?NOT_LOADED.
 split_list(_Req, _Field, _Max) -> ?NOT_LOADED.
 -spec split_map(map(), Fresh, atom(), pos_integer()) -> [Fresh, ...] when Fresh :: map().
 split_map(_Req, _Fresh, _Field, _Max) -> ?NOT_LOADED.
--spec populate_forward(Forward, [node()], term()) -> Forward when Forward :: map().
+-spec populate_forward([{term(), term()}], [node()], term()) -> [{term(), term()}].
 populate_forward(_Forward, _Targets, _Child) -> ?NOT_LOADED.
 -spec cleanup_expired(Pending, integer()) -> Pending when Pending :: map().
 cleanup_expired(_Pending, _NowMs) -> ?NOT_LOADED.

@@ -133,7 +133,7 @@ texts_test() ->
                  Text(fun() -> phn_cnode:register_operation(make_ref(), h, [a], 1, self(),
                                                             #{deliver => bogus}) end)),
     #{1 := Unknown} = Text(fun() -> phn_cnode:start_link(#{timeout => 5}) end),
-    ?assertEqual("Opts: unknown option timeout (known: args, cookie, epmd_port, executable, "
+    ?assertEqual("Opts: unknown option timeout (known: args, bind, cookie, epmd_port, executable, "
                  "max_restarts, name, wrapper)", Unknown).
 
 %% A bad cookie is named, never shown: not in the text, not in the stack's arguments.

@@ -253,3 +253,22 @@ set_default_mode_names_mode_test() ->
     raises(fun() -> phn_request_manager:set_default_mode(tracker_mode) end,
            {phn_request_manager, set_default_mode}, 1, 'Mode', "not one of map, tracker, cnode"),
     ?assertEqual(map, phn_request_manager:default_mode()).
+
+%% Elixir's ArgumentError names the option too (ErlangError.normalize/2 calls
+%% format_error/2). Run only where elixir is installed.
+elixir_message_test_() ->
+    case os:find_executable("elixir") of
+        false -> [];
+        Elixir ->
+            {timeout, 120,
+             fun() ->
+                 Ebin = filename:dirname(code:which(phn_errors)),
+                 Script = "t = :phn_tracker.new(); try do :phn_tracker.track(t, make_ref(), "
+                          "[:a@h], %{timeout: 5000}) rescue e -> IO.write(Exception.message(e)) "
+                          "end",
+                 Out = os:cmd(Elixir ++ " -pa " ++ Ebin ++ " -e '" ++ Script ++ "'"),
+                 ?assertNotEqual(nomatch,
+                                 string:find(Out, "4th argument: Opts: unknown option timeout "
+                                                  "(known: deadline_ms, meta, timeout_ms)"), Out)
+             end}
+    end.

@@ -29,8 +29,10 @@
 %% with a value of that key's kind.
 -type kind() ::
     any | atom | node | reference | pid | map | boolean | integer | number
-    | non_neg_integer | pos_integer | timeout | port_number
-    | nodes | expected | quorum_log | strategy | chardata | cookie | cnode_args
+    | non_neg_integer | pos_integer | timeout | port_number | integer_or_infinity
+    | nodes | expected | tracker_expected | quorum_log | strategy | chardata | cookie
+    | cnode_args
+    | {integer_range, integer(), integer()}
     | {one_of, [term()]}
     | {options, #{atom() => kind()}}.
 %% Argument position (or `general') to the argument's name and what is wrong with it.
@@ -94,12 +96,22 @@ problem(pos_integer, V) -> is(is_integer(V) andalso V > 0, "not a positive integ
 problem(timeout, V) ->
     is(V =:= infinity orelse (is_integer(V) andalso V >= 0),
        "not a timeout (a non-negative integer or infinity)");
+problem(integer_or_infinity, V) ->
+    is(V =:= infinity orelse is_integer(V), "not an integer or infinity");
+problem({integer_range, Lo, Hi}, V) ->
+    is(is_integer(V) andalso V >= Lo andalso V =< Hi,
+       lists:flatten(io_lib:format("not an integer in ~b..~b", [Lo, Hi])));
 problem(port_number, V) ->
     is(is_integer(V) andalso V > 0 andalso V < 65536, "not a TCP port number (1..65535)");
 problem(nodes, V) -> is(all(fun is_atom/1, V), "not a proper list of node names (atoms)");
 problem(expected, V) ->
     is(V =/= [] andalso all(fun expected_entry/1, V),
        "not a non-empty proper list of Node or {Node, Chunks} (Chunks a positive integer)");
+problem(tracker_expected, V) ->
+    %% phn_tracker's Expected: may be empty; Chunks fit 32 bits (the C progress counter).
+    is(all(fun tracker_entry/1, V),
+       "not a proper list of Node or {Node, Chunks} (Node an atom, Chunks an integer in "
+       "1..4294967295)");
 problem(quorum_log, V) ->
     is(all(fun({N, T}) -> is_atom(N) andalso is_integer(T); (_) -> false end, V),
        "not a proper list of {Node, UnixSeconds}");
@@ -148,6 +160,9 @@ all(_Pred, _) -> false.
 
 expected_entry({N, C}) -> is_atom(N) andalso is_integer(C) andalso C > 0;
 expected_entry(N) -> is_atom(N).
+
+tracker_entry({N, C}) -> is_atom(N) andalso is_integer(C) andalso C > 0 andalso C < 1 bsl 32;
+tracker_entry(N) -> is_atom(N).
 
 is_chardata(V) when is_binary(V) -> true;
 is_chardata(V) when is_list(V) ->

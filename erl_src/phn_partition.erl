@@ -227,7 +227,7 @@ now_s() -> erlang:system_time(second).
 %% state, then with the given nodes and no state; else the state. Positions: {Strategy,
 %% Nodes, State}.
 blame({Op, Strategy, Nodes, Node, Now}, {SPos, NPos, StPos}) ->
-    Refused = fun(F) -> try F(), false catch error:badarg -> true end end,
+    Refused = fun(F) -> try _ = F(), false catch error:badarg -> true end end,
     case Refused(fun() -> phn_nif:partition_eval(check, Strategy, [node()], undefined, Now,
                                                  #{}) end) of
         true ->

@@ -75,6 +75,8 @@
 
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2, format_status/2]).
 
+-include("phn_errors.hrl").
+
 -define(SERVER, ?MODULE).
 -define(READY_TIMEOUT, 30000).
 -define(CALL_TIMEOUT, 15000).
@@ -87,11 +89,27 @@
     | {expired, [{node(), list()}], [node()]}
     | {error, cnode_down | enomem | undecodable}.
 -type notify() :: pid() | {cast, pid()}.
+-type start_error() ::
+    not_distributed | no_cookie
+    | {cnode_binary, file:filename(), enoent | eacces | not_regular}
+    | {cnode_wrapper, string(), enoent}
+    | {epmd_unreachable, #{port := inet:port_number(), reason := term()}}
+    | {name_taken, node()}
+    | {cnode_exit, integer()} | cnode_not_ready | {unexpected, term()}.
+
+%% The kinds of the arguments (phn_errors): checked before anything is sent.
+-define(START_OPTS, {options, #{name => atom, cookie => cookie, epmd_port => port_number,
+                                args => cnode_args, wrapper => chardata,
+                                max_restarts => non_neg_integer, executable => chardata,
+                                bind => chardata}}).
+-define(REGISTER_OPTS, {options, #{deliver => {one_of, [message, cast]}}}).
+-define(HUB_OPTS, {options, #{watch => boolean}}).
 -export_type([op_body/0]).
 
 %%% API
 
 %% @equiv start_link(#{})
+-spec start_link() -> {ok, pid()} | {error, start_error()}.
 start_link() -> start_link(#{}).
 
 %% @doc Start the owner and its C-node. Options (all optional):
@@ -104,29 +122,63 @@ start_link() -> start_link(#{}).
 %% <li>`args' - extra C-node limits, a map of `silence_ms, early_hold_ms, early_max,
 %%     early_bytes, max_msg, max_ops, max_op_bytes, max_conns, handshake_ms, bind, ...'
 %%     (the `--flag' names of `phn_cnode --help' with `_' for `-').</li>
+%% <li>`bind' - the IPv4 address the C-node listens on (a string); default 127.0.0.1,
+%%     `"0.0.0.0"' for every interface. Same as `bind' in `args'.</li>
 %% <li>`wrapper' - a command line to run the C-node under (e.g. valgrind); default
 %%     `$PHN_CNODE_WRAPPER'.</li>
 %% <li>`max_restarts' - restarts allowed within 60 s before giving up (default 10).</li>
+%% <li>`executable' - the C-node binary; default `priv/phn_cnode' of this application.</li>
 %% </ul>
-%% Refused, before anything starts, on a node without distribution
-%% (`{error, not_distributed}': the C-node would join no cluster, and `erlang:get_cookie()'
-%% is then `nocookie', which anyone can present) and without a real cookie
-%% (`{error, no_cookie}': the cookie is `nocookie' or empty).
--spec start_link(map()) -> {ok, pid()} | {error, term()}.
-start_link(Opts) when is_map(Opts) ->
-    case preflight(Opts) of
-        ok -> gen_server:start_link({local, ?SERVER}, ?MODULE, Opts, []);
-        {error, _} = Refused -> Refused
+%% An unknown option or a value of the wrong type raises `badarg' naming it (the cookie's
+%% value is never shown). A start that cannot work is refused, before anything starts,
+%% with its cause:
+%% <ul>
+%% <li>`{error, not_distributed}': this node has no distribution (the C-node would join no
+%%     cluster, and `erlang:get_cookie()' is then `nocookie', which anyone can present);</li>
+%% <li>`{error, no_cookie}': the cookie is `nocookie' or empty;</li>
+%% <li>`{error, {cnode_binary, Path, enoent | eacces | not_regular}}': the binary is
+%%     missing or not executable (`make -C c_src' builds it);</li>
+%% <li>`{error, {cnode_wrapper, Command, enoent}}': the wrapper's command is not found;</li>
+%% <li>`{error, {epmd_unreachable, #{port := Port, reason := Reason}}}': no epmd answers
+%%     on the local host at the port the C-node would use;</li>
+%% <li>`{error, {name_taken, Node}}': epmd already has the C-node's name (after waiting
+%%     about 1.5 s for a previous instance's name to go).</li>
+%% </ul>
+%% When the C-node still fails to start, epmd and the name are checked again to name the
+%% cause; otherwise `{error, {cnode_exit, Status}}', `{error, cnode_not_ready}' or
+%% `{error, {unexpected, Term}}'.
+-spec start_link(map()) -> {ok, pid()} | {error, start_error()}.
+start_link(Opts) ->
+    case phn_errors:check([{'Opts', ?START_OPTS}], [Opts]) of
+        ok ->
+            case preflight(Opts) of
+                ok ->
+                    %% init/1 never answers ignore.
+                    case gen_server:start_link({local, ?SERVER}, ?MODULE, Opts, []) of
+                        {ok, Pid} -> {ok, Pid};
+                        {error, _} = Failed -> Failed
+                    end;
+                {error, _} = Refused -> Refused
+            end;
+        Cause ->
+            %% The arguments recorded in the error carry no cookie (nor does the cause).
+            erlang:error(badarg, [redact_opts(Opts)], phn_errors:info(Cause))
     end.
+
+redact_opts(#{cookie := _} = Opts) -> Opts#{cookie := redacted};
+redact_opts(Opts) -> Opts.
 
 preflight(_Opts) when node() =:= nonode@nohost ->
     {error, not_distributed};
 preflight(Opts) ->
     case maps:get(cookie, Opts, erlang:get_cookie()) of
         C when C =:= nocookie; C =:= ''; C =:= ""; C =:= <<>> -> {error, no_cookie};
-        _ -> ok
+        _ -> phn_cnode_preflight:check(executable(Opts), wrapper(Opts), epmd_port(Opts),
+                                       cnode_name(Opts))
     end.
 
+%% @doc Stop the owner and its C-node.
+-spec stop() -> ok.
 stop() -> gen_server:stop(?SERVER).
 
 %% @doc Ask the C-node to exit cleanly and return its exit status (0 when it shut down
@@ -156,7 +208,7 @@ info() -> gen_server:call(?SERVER, info).
 
 %% @equiv register_operation(TxRef, HubId, Expected, TimeoutMs, self())
 -spec register_operation(reference(), hub_id() | undefined, expected(), non_neg_integer()) ->
-    ok | {error, term()}.
+    ok | {error, exists | limit | cnode_down | term()}.
 register_operation(TxRef, HubId, Expected, TimeoutMs) ->
     register_operation(TxRef, HubId, Expected, TimeoutMs, self()).
 
@@ -164,10 +216,11 @@ register_operation(TxRef, HubId, Expected, TimeoutMs) ->
 %% name when `HubId' is `undefined') for `TxRef' are collected; `Expected' lists each
 %% node with the number of response chunks it owes (a bare node owes one). `Notify' gets
 %% one `{phn_cnode_op, TxRef, Body}' message; an error answer means no message. Errors:
-%% `badarg', `exists' (also while this server still holds the TxRef: the first
-%% registration keeps its message), `limit', `cnode_down'.
+%% `exists' (also while this server still holds the TxRef: the first registration keeps
+%% its message), `limit', `cnode_down'. A bad argument raises `badarg' naming it
+%% (`Expected' must be a non-empty proper list).
 -spec register_operation(reference(), hub_id() | undefined, expected(), non_neg_integer(),
-                         pid()) -> ok | {error, term()}.
+                         pid()) -> ok | {error, exists | limit | cnode_down | term()}.
 register_operation(TxRef, HubId, Expected, TimeoutMs, Notify) ->
     register_operation(TxRef, HubId, Expected, TimeoutMs, Notify, #{}).
 
@@ -176,17 +229,16 @@ register_operation(TxRef, HubId, Expected, TimeoutMs, Notify) ->
 %% `{'$gen_cast', {operation_response, TxRef, '$phn_cnode', Body}}', which a ProcessHub
 %% coordinator hands to `phn_request_manager:handle_response/4').
 -spec register_operation(reference(), hub_id() | undefined, expected(), non_neg_integer(),
-                         pid(), #{deliver => message | cast}) -> ok | {error, term()}.
-register_operation(TxRef, HubId, Expected, TimeoutMs, Notify, Opts)
-  when is_reference(TxRef), is_atom(HubId), is_list(Expected), is_integer(TimeoutMs),
-       TimeoutMs >= 0, is_pid(Notify), is_map(Opts) ->
+                         pid(), #{deliver => message | cast}) ->
+    ok | {error, exists | limit | cnode_down | term()}.
+register_operation(TxRef, HubId, Expected, TimeoutMs, Notify, Opts) ->
+    ?CHECK_ARGS([{'TxRef', reference}, {'HubId', atom}, {'Expected', expected},
+                 {'TimeoutMs', non_neg_integer}, {'Notify', pid}, {'Opts', ?REGISTER_OPTS}],
+                [TxRef, HubId, Expected, TimeoutMs, Notify, Opts]),
     case maps:get(deliver, Opts, message) of
         message -> register_call(TxRef, HubId, Expected, TimeoutMs, Notify);
-        cast -> register_call(TxRef, HubId, Expected, TimeoutMs, {cast, Notify});
-        _ -> {error, badarg}
-    end;
-register_operation(_, _, _, _, _, _) ->
-    {error, badarg}.
+        cast -> register_call(TxRef, HubId, Expected, TimeoutMs, {cast, Notify})
+    end.
 
 register_call(TxRef, HubId, Expected, TimeoutMs, Notify) ->
     gen_server:call(?SERVER, {register, TxRef, HubId, Expected, TimeoutMs, Notify},
@@ -194,83 +246,114 @@ register_call(TxRef, HubId, Expected, TimeoutMs, Notify) ->
 
 %% @doc Drop a registered operation; nobody is notified.
 -spec cancel_operation(reference()) -> ok | {error, term()}.
-cancel_operation(TxRef) when is_reference(TxRef) ->
+cancel_operation(TxRef) ->
+    ?CHECK_ARGS([{'TxRef', reference}], [TxRef]),
     gen_server:call(?SERVER, {cancel, TxRef}, ?CALL_TIMEOUT).
 
 %% @doc Wait for the message of an operation registered by the calling process.
 -spec await_operation(reference(), timeout()) -> op_body() | {error, timeout}.
 await_operation(TxRef, Timeout) ->
+    ?CHECK_ARGS([{'TxRef', reference}, {'Timeout', timeout}], [TxRef, Timeout]),
     receive
         {phn_cnode_op, TxRef, Body} -> Body
     after Timeout -> {error, timeout}
     end.
 
 %% @equiv set_hub(HubId, Strategy, Nodes, #{})
+-spec set_hub(hub_id(), phn_partition:strategy(), [node()] | cluster) ->
+    {ok, boolean()} | {error, term()}.
 set_hub(HubId, Strategy, Nodes) -> set_hub(HubId, Strategy, Nodes, #{}).
 
 %% @doc Give the C-node a hub: its partition strategy struct and its node list
 %% (including this node), or `cluster' to follow this node's view of the cluster. Option
 %% `watch => true' narrows the node list by the C-node's own view. Runs the strategy's
-%% init; returns whether the hub is partitioned.
--spec set_hub(hub_id(), map(), [node()] | cluster, map()) ->
+%% init; returns whether the hub is partitioned. A strategy the C-node cannot evaluate
+%% (an unknown struct, a field of the wrong type) raises `badarg' naming `Strategy'.
+-spec set_hub(hub_id(), phn_partition:strategy(), [node()] | cluster,
+              #{watch => boolean()}) ->
     {ok, boolean()} | {error, term()}.
-set_hub(HubId, Strategy, Nodes, Opts)
-  when is_atom(HubId), is_map(Strategy), (is_list(Nodes) orelse Nodes =:= cluster),
-       is_map(Opts) ->
-    gen_server:call(?SERVER, {set_hub, HubId, Strategy, Nodes, Opts}, ?CALL_TIMEOUT);
-set_hub(_, _, _, _) ->
-    {error, badarg}.
+set_hub(HubId, Strategy, Nodes, Opts) ->
+    NodesKind = case Nodes of cluster -> any; _ -> nodes end,
+    ?CHECK_ARGS([{'HubId', atom}, {'Strategy', strategy}, {'Nodes', NodesKind},
+                 {'Opts', ?HUB_OPTS}], [HubId, Strategy, Nodes, Opts]),
+    case gen_server:call(?SERVER, {set_hub, HubId, Strategy, Nodes, Opts}, ?CALL_TIMEOUT) of
+        {error, badarg} ->
+            %% Every other argument was checked here: the C-node refused the strategy.
+            erlang:error(badarg, [HubId, Strategy, Nodes, Opts],
+                         phn_errors:info(#{2 => {'Strategy', "a strategy the C-node cannot "
+                                                 "evaluate (unknown struct or bad field)"}}));
+        Reply ->
+            Reply
+    end.
 
 %% @doc Push a new node list for a hub (stops following the cluster).
 -spec set_hub_nodes(hub_id(), [node()]) -> {ok, boolean()} | {error, term()}.
-set_hub_nodes(HubId, Nodes) when is_atom(HubId), is_list(Nodes) ->
+set_hub_nodes(HubId, Nodes) ->
+    ?CHECK_ARGS([{'HubId', atom}, {'Nodes', nodes}], [HubId, Nodes]),
     gen_server:call(?SERVER, {set_hub_nodes, HubId, Nodes}, ?CALL_TIMEOUT).
 
+%% @doc Forget a hub (the C-node drops it and its subscribers).
 -spec remove_hub(hub_id()) -> ok | {error, term()}.
-remove_hub(HubId) -> gen_server:call(?SERVER, {remove_hub, HubId}, ?CALL_TIMEOUT).
+remove_hub(HubId) ->
+    ?CHECK_ARGS([{'HubId', atom}], [HubId]),
+    gen_server:call(?SERVER, {remove_hub, HubId}, ?CALL_TIMEOUT).
 
 %% @doc The C-node's full view of a hub (through the control channel).
 -spec hub_status(hub_id()) -> {ok, map()} | {error, term()}.
-hub_status(HubId) -> ctl({status, HubId}).
+hub_status(HubId) ->
+    ?CHECK_ARGS([{'HubId', atom}], [HubId]),
+    ctl({status, HubId}).
 
 %% @doc Ask the C-node itself, over distribution, as any node of the cluster can:
 %% `gen_server:call({HubId, CNode}, is_partitioned)'.
 -spec is_partitioned(hub_id()) -> boolean() | {error, term()}.
 is_partitioned(HubId) ->
+    ?CHECK_ARGS([{'HubId', atom}], [HubId]),
     try gen_server:call({HubId, cnode()}, is_partitioned, 5000)
     catch exit:Reason -> {error, Reason}
     end.
 
 %% @equiv subscribe(HubId, self())
+-spec subscribe(hub_id()) -> ok | {error, term()}.
 subscribe(HubId) -> subscribe(HubId, self()).
 
 %% @doc Verdict changes of the hub go to Pid (kept across C-node restarts).
 -spec subscribe(hub_id(), pid()) -> ok | {error, term()}.
-subscribe(HubId, Pid) when is_pid(Pid) ->
+subscribe(HubId, Pid) ->
+    ?CHECK_ARGS([{'HubId', atom}, {'Pid', pid}], [HubId, Pid]),
     gen_server:call(?SERVER, {subscribe, HubId, Pid}, ?CALL_TIMEOUT).
 
+%% @doc Stop sending the hub's verdict changes to Pid.
 -spec unsubscribe(hub_id(), pid()) -> ok | {error, term()}.
-unsubscribe(HubId, Pid) when is_pid(Pid) ->
+unsubscribe(HubId, Pid) ->
+    ?CHECK_ARGS([{'HubId', atom}, {'Pid', pid}], [HubId, Pid]),
     gen_server:call(?SERVER, {unsubscribe, HubId, Pid}, ?CALL_TIMEOUT).
 
 %% @doc MajorityQuorum's reset_cluster_size on the C-node's copy of the hub.
 -spec reset_cluster_size(hub_id(), pos_integer()) -> ok | {error, term()}.
-reset_cluster_size(HubId, N) -> ctl({reset_cluster_size, HubId, N}).
+reset_cluster_size(HubId, N) ->
+    ?CHECK_ARGS([{'HubId', atom}, {'N', pos_integer}], [HubId, N]),
+    ctl({reset_cluster_size, HubId, N}).
 
 %% @doc DynamicQuorum's sync_quorum_log: `{ok, Replaced}'.
 -spec sync_quorum_log(hub_id(), [{node(), integer()}]) -> {ok, boolean()} | {error, term()}.
-sync_quorum_log(HubId, Log) -> ctl({sync_quorum_log, HubId, Log}).
+sync_quorum_log(HubId, Log) ->
+    ?CHECK_ARGS([{'HubId', atom}, {'Log', quorum_log}], [HubId, Log]),
+    ctl({sync_quorum_log, HubId, Log}).
 
 %% @doc Make the C-node dial a node now (its own connections are otherwise made by the
 %% nodes that talk to it, or by `watch').
 -spec connect(node()) -> ok | {error, term()}.
-connect(Node) -> ctl({connect, Node}).
+connect(Node) ->
+    ?CHECK_ARGS([{'Node', node}], [Node]),
+    ctl({connect, Node}).
 
 %% @doc `phn_request_manager:compose_sub_requests/1', then every sub-request's
 %% `originating_node' set to the C-node, so that the target nodes send their responses
 %% to `{HubId, CNodeName}'.
 -spec compose_sub_requests(map(), node()) -> {ok, map()} | {error, no_children}.
-compose_sub_requests(Op, CNodeName) when is_atom(CNodeName) ->
+compose_sub_requests(Op, CNodeName) ->
+    ?CHECK_ARGS([{'Op', map}, {'CNodeName', node}], [Op, CNodeName]),
     %% Composed as map mode does (phn_request_manager's own would, in C-node mode, compose
     %% and register).
     case phn_rm_common:compose_sub_requests(Op) of
@@ -304,6 +387,8 @@ compose_sub_requests(Op, CNodeName) when is_atom(CNodeName) ->
     started = 0 :: non_neg_integer()
 }).
 
+%% @private
+-spec init(map()) -> {ok, #st{}} | {stop, term()}.
 init(Opts) ->
     process_flag(trap_exit, true),
     case start_port(#st{opts = Opts}) of
@@ -311,6 +396,9 @@ init(Opts) ->
         {error, Reason} -> {stop, Reason}
     end.
 
+%% @private
+-spec handle_call(term(), gen_server:from(), #st{}) ->
+    {reply, term(), #st{}} | {noreply, #st{}}.
 handle_call(cnode, _From, St) ->
     {reply, St#st.cnode, St};
 handle_call(os_pid, _From, St) ->
@@ -368,9 +456,13 @@ handle_call({ctl, Cmd}, From, St) ->
 handle_call(_Other, _From, St) ->
     {reply, {error, badarg}, St}.
 
+%% @private
+-spec handle_cast(term(), #st{}) -> {noreply, #st{}}.
 handle_cast(_Msg, St) ->
     {noreply, St}.
 
+%% @private
+-spec handle_info(term(), #st{}) -> {noreply, #st{}} | {stop, term(), #st{}}.
 handle_info({Port, {data, Bin}}, #st{port = Port} = St) ->
     {noreply, packet(Bin, St)};
 handle_info({Port, {exit_status, Status}}, #st{port = Port} = St) ->
@@ -387,12 +479,16 @@ handle_info({'DOWN', _Ref, process, Pid, _}, St) ->
 handle_info(_Other, St) ->
     {noreply, St}.
 
+%% @private
+-spec terminate(term(), #st{}) -> ok.
 terminate(_Reason, #st{port = Port} = St) ->
     _ = fail_waiters(St),
     Port =/= undefined andalso (catch port_close(Port)),
     ok.
 
 %% Crash reports and sys:get_status/1 never show the cookie.
+%% @private
+-spec format_status(normal | terminate, [term()]) -> term().
 format_status(terminate, [_PDict, St]) -> redact(St);
 format_status(_Normal, [_PDict, St]) -> [{data, [{"State", redact(St)}]}].
 
@@ -412,20 +508,24 @@ cnode_name(Opts) ->
             end
     end.
 
-epmd_env(Opts) ->
-    Port = case maps:get(epmd_port, Opts, undefined) of
-               undefined ->
-                   case application:get_env(kernel, epmd_port) of
-                       {ok, P} -> P;
-                       undefined -> os:getenv("ERL_EPMD_PORT")
-                   end;
-               P -> P
-           end,
-    case Port of
-        false -> [];
-        P2 when is_integer(P2) -> [{"ERL_EPMD_PORT", integer_to_list(P2)}];
-        P2 when is_list(P2) -> [{"ERL_EPMD_PORT", P2}]
+%% The epmd port the C-node will use: the option, the kernel's setting, this node's
+%% -epmd_port boot flag, $ERL_EPMD_PORT, else epmd's default.
+epmd_port(Opts) ->
+    case maps:get(epmd_port, Opts, undefined) of
+        undefined ->
+            case {application:get_env(kernel, epmd_port), init:get_argument(epmd_port)} of
+                {{ok, P}, _} when is_integer(P) -> P;
+                {_, {ok, [[Flag | _] | _]}} -> env_port(Flag);
+                _ -> env_port(os:getenv("ERL_EPMD_PORT"))
+            end;
+        P -> P
     end.
+
+env_port(false) -> 4369;
+env_port(S) ->
+    try list_to_integer(string:trim(S)) catch error:badarg -> 4369 end.
+
+epmd_env(Opts) -> [{"ERL_EPMD_PORT", integer_to_list(epmd_port(Opts))}].
 
 arg_flags(Args) ->
     lists:append([["--" ++ string:replace(atom_to_list(K), "_", "-", all), to_list(V)]
@@ -436,7 +536,9 @@ to_list(V) when is_atom(V) -> atom_to_list(V);
 to_list(V) when is_list(V) -> V;
 to_list(V) when is_binary(V) -> binary_to_list(V).
 
-executable() ->
+executable(#{executable := Path}) ->
+    unicode:characters_to_list(Path);
+executable(_Opts) ->
     Priv = case code:priv_dir(process_hub_native) of
                {error, bad_name} ->
                    filename:join(filename:dirname(filename:dirname(code:which(?MODULE))),
@@ -445,17 +547,19 @@ executable() ->
            end,
     filename:join(Priv, "phn_cnode").
 
+%% The wrapper's words ([] for none).
+wrapper(Opts) ->
+    case maps:get(wrapper, Opts, os:getenv("PHN_CNODE_WRAPPER")) of
+        false -> [];
+        W -> string:lexemes(unicode:characters_to_list(W), " ")
+    end.
+
 %% The executable and its argv, under the wrapper if one is set.
 command(Opts, Args) ->
-    Exe = executable(),
-    Wrapper = case maps:get(wrapper, Opts, os:getenv("PHN_CNODE_WRAPPER")) of
-                  false -> "";
-                  W -> W
-              end,
-    case string:lexemes(Wrapper, " ") of
+    Exe = executable(Opts),
+    case wrapper(Opts) of
         [] -> {Exe, Args};
-        [Cmd | WArgs] ->
-            {os:find_executable(Cmd), WArgs ++ [Exe | Args]}
+        [Cmd | WArgs] -> {os:find_executable(Cmd), WArgs ++ [Exe | Args]}
     end.
 
 start_port(St) ->
@@ -463,7 +567,9 @@ start_port(St) ->
 
 start_port(#st{opts = Opts} = St, Attempts) ->
     CNode = cnode_name(Opts),
-    Args = ["--name", atom_to_list(CNode) | arg_flags(maps:get(args, Opts, #{}))],
+    %% `bind' (the C-node listens on 127.0.0.1 without it) may also sit in `args'.
+    Args = ["--name", atom_to_list(CNode)
+            | arg_flags(maps:merge(maps:with([bind], Opts), maps:get(args, Opts, #{})))],
     {Exe, Argv} = command(Opts, Args),
     Port = open_port({spawn_executable, Exe},
                      [{args, Argv}, {packet, 4}, binary, exit_status, use_stdio,
@@ -490,7 +596,11 @@ start_port(#st{opts = Opts} = St, Attempts) ->
             timer:sleep(300),
             start_port(St, Attempts - 1);
         {Port, {exit_status, Status}} ->
-            {error, {cnode_exit, Status}}
+            %% Name the cause when epmd can: gone meanwhile, or the name still held.
+            case phn_cnode_preflight:epmd(epmd_port(Opts), CNode) of
+                ok -> {error, {cnode_exit, Status}};
+                {error, _} = Cause -> Cause
+            end
     after ?READY_TIMEOUT ->
         catch port_close(Port),
         {error, cnode_not_ready}
@@ -663,15 +773,17 @@ from_cnode(_Other, St) ->
 fail_waiters(#st{calls = Calls} = St) ->
     St1 = maps:fold(fun(_Seq, W, Acc) -> reply_waiter(W, {error, cnode_down}, Acc) end,
                     St#st{calls = #{}}, Calls),
-    [notify(Notify, TxRef, {error, cnode_down})
-     || {TxRef, {Notify, registered}} <- maps:to_list(St1#st.ops)],
+    _ = [notify(Notify, TxRef, {error, cnode_down})
+         || {TxRef, {Notify, registered}} <- maps:to_list(St1#st.ops)],
     St1#st{ops = #{}}.
 
 %% An operation's one message, as its registration asked.
 notify({cast, Pid}, TxRef, Body) ->
-    Pid ! {'$gen_cast', {operation_response, TxRef, '$phn_cnode', Body}};
+    Pid ! {'$gen_cast', {operation_response, TxRef, '$phn_cnode', Body}},
+    ok;
 notify(Pid, TxRef, Body) ->
-    Pid ! {phn_cnode_op, TxRef, Body}.
+    Pid ! {phn_cnode_op, TxRef, Body},
+    ok.
 
 cnode_down(Reason, #st{restarts = Restarts, opts = Opts} = St0) ->
     #st{waiting_exit = Exit} = St = fail_waiters(St0),

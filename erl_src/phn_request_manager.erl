@@ -50,6 +50,20 @@
     default_mode/0
 ]).
 
+-export_type([state/0, mode/0]).
+
+-include("phn_errors.hrl").
+
+%% A coordinator's state: pending_operations a map (ProcessHub's own) or tracker mode's.
+-type state() :: #{pending_operations := #{term() => operation()} | phn_rm_tracker:pending()
+                                         | phn_tracker:tracker(),
+                   _ => _}.
+-type operation() :: phn_rm_common:operation().
+-type hub() :: phn_rm_common:hub().
+-type from() :: phn_rm_common:from().
+-type children_data() :: [{ChildSpec :: map(), Metadata :: term()}].
+-type mode() :: map | tracker | cnode.
+
 -define(OPERATION, 'Elixir.ProcessHub.Service.RequestManager').
 -define(START_REQ, 'Elixir.ProcessHub.Request.Handler.StartChildrenRequest').
 -define(STOP_REQ, 'Elixir.ProcessHub.Request.Handler.StopChildrenRequest').
@@ -66,11 +80,13 @@
 
 %%% Operation functions
 
+-spec new(hub(), module(), [{node(), list()}], list()) -> operation().
 new(Hub, Handler, NodesData, Opts) -> phn_rm_common:new(Hub, Handler, NodesData, Opts).
 
 %% @doc In C-node mode (`default_mode() =:= cnode') composed towards the C-node and
 %% registered there for the calling process (phn_rm_cnode; map mode when phn_cnode does
 %% not take it); otherwise as ProcessHub composes.
+-spec compose_sub_requests(operation()) -> {ok, operation()} | {error, no_children}.
 compose_sub_requests(Op) ->
     case default_mode() of
         cnode -> phn_rm_cnode:compose_sub_requests(Op);
@@ -79,14 +95,17 @@ compose_sub_requests(Op) ->
 
 %% @doc compose_sub_requests/1 with every sub-request's originating_node set to a C-node,
 %% so that remote nodes send their responses to it (see phn_cnode).
+-spec compose_sub_requests(operation(), node()) -> {ok, operation()} | {error, no_children}.
 compose_sub_requests(Op, CNodeName) -> phn_cnode:compose_sub_requests(Op, CNodeName).
 
+-spec process_response(operation(), node(), term()) -> {complete | pending, operation()}.
 process_response(#{'__struct__' := ?OPERATION} = Op, Node, Results) ->
     case phn_rm_small:process_response(Op, Node, Results) of
         {ok, Answer} -> Answer;
         native -> phn_nif:process_response(Op, Node, Results)
     end.
 
+-spec finalize(operation(), state()) -> term().
 finalize(Op, State) -> phn_rm_common:finalize(Op, State).
 
 %%% State management
@@ -97,16 +116,19 @@ finalize(Op, State) -> phn_rm_common:finalize(Op, State).
 %% first state function wraps it, a bare phn_tracker (a NIF resource, which is_reference/1
 %% accepts). Each map-mode clause follows, unchanged.
 
+-spec store(state(), operation()) -> state().
 store(#{pending_operations := P} = State, Op) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:store(State, Op);
 store(State, Op) ->
     map_store(State, Op).
 
+-spec get(state(), term()) -> operation() | nil.
 get(#{pending_operations := P} = State, Ref) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:get(State, Ref);
 get(State, Ref) ->
     phn_rm_common:get(State, Ref).
 
+-spec update(state(), operation()) -> state().
 update(#{pending_operations := P} = State, Op) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:update(State, Op);
 update(State, Op) ->
@@ -126,29 +148,32 @@ map_store(State, Op) ->
 %% `tracker' (`store/2' and `update/2' take the state over to tracker mode; README.md,
 %% "Tracker mode") or `cnode' (`compose_sub_requests/1' routes the responses to the C-node;
 %% README.md, "C-node mode"). Meant to be set once, at start (a persistent_term: changing
-%% it costs a global scan of the processes). Any other value raises `{badarg, Value}'.
--spec set_default_mode(map | tracker | cnode) -> ok.
-set_default_mode(Mode) when Mode =:= map; Mode =:= tracker; Mode =:= cnode ->
+%% it costs a global scan of the processes). Any other value raises `badarg' naming `Mode'
+%% (docs/errors.md).
+-spec set_default_mode(mode()) -> ok.
+set_default_mode(Mode) ->
+    ?CHECK_ARGS([{'Mode', {one_of, [map, tracker, cnode]}}], [Mode]),
     case persistent_term:get(?DEFAULT_MODE, map) of
         Mode -> ok;
         _ -> persistent_term:put(?DEFAULT_MODE, Mode)
-    end;
-set_default_mode(Other) ->
-    erlang:error({badarg, Other}).
+    end.
 
--spec default_mode() -> map | tracker | cnode.
+-spec default_mode() -> mode().
 default_mode() ->
     persistent_term:get(?DEFAULT_MODE, map).
 
+-spec remove(state(), term()) -> state().
 remove(#{pending_operations := P} = State, Ref) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:remove(State, Ref);
 remove(State, Ref) ->
     phn_rm_common:remove(State, Ref).
 
+-spec cleanup_expired(state()) -> state().
 cleanup_expired(State) ->
     cleanup_expired(State, erlang:monotonic_time(millisecond)).
 
 %% @doc cleanup_expired/1 with the clock given (monotonic milliseconds).
+-spec cleanup_expired(state(), integer()) -> state().
 cleanup_expired(#{pending_operations := P} = State, NowMs) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:cleanup_expired(State, NowMs);
 cleanup_expired(#{pending_operations := Pending} = State, NowMs) ->
@@ -156,6 +181,7 @@ cleanup_expired(#{pending_operations := Pending} = State, NowMs) ->
 
 %%% GenServer handlers
 
+-spec handle_response(state(), term(), node() | '$phn_cnode', term()) -> {noreply, state()}.
 handle_response(State, Ref, '$phn_cnode', Body) ->
     %% C-node mode: phn_cnode's one report of an operation it collected (either state).
     phn_rm_cnode:handle_report(State, Ref, Body);
@@ -164,11 +190,14 @@ handle_response(#{pending_operations := P} = State, Ref, Node, Results) when ?TR
 handle_response(State, Ref, Node, Results) ->
     phn_rm_common:handle_response(?MODULE, State, Ref, Node, Results).
 
+-spec handle_await(state(), term(), from()) ->
+          {reply, term(), state()} | {noreply, state()}.
 handle_await(#{pending_operations := P} = State, Ref, From) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:handle_await(State, Ref, From);
 handle_await(State, Ref, From) ->
     phn_rm_common:handle_await(?MODULE, State, Ref, From).
 
+-spec handle_timeout(state(), term(), from()) -> {noreply, state()}.
 handle_timeout(#{pending_operations := P} = State, Ref, From) when ?TRACKER_MODE(P) ->
     phn_rm_tracker:handle_timeout(State, Ref, From);
 handle_timeout(State, Ref, From) ->
@@ -176,17 +205,22 @@ handle_timeout(State, Ref, From) ->
 
 %%% Tracking utilities
 
+-spec 'expired?'(operation()) -> boolean().
 'expired?'(Op) -> phn_rm_common:'expired?'(Op).
+-spec 'expired?'(operation(), integer()) -> boolean().
 'expired?'(Op, NowMs) -> phn_rm_common:'expired?'(Op, NowMs).
 
+-spec 'all_responded?'(operation()) -> boolean().
 'all_responded?'(Op) ->
     case phn_rm_small:'all_responded?'(Op) of
         {ok, Answer} -> Answer;
         native -> phn_nif:all_responded(Op)
     end.
 
+-spec set_awaiter(operation(), from() | nil) -> operation().
 set_awaiter(Op, From) -> phn_rm_common:set_awaiter(Op, From).
 
+-spec record_response(Op, node(), term(), atom()) -> Op when Op :: map().
 record_response(Op, Node, Results, Field) ->
     case phn_rm_small:record_response(Op, Node, Results, Field) of
         {ok, Answer} -> Answer;
@@ -195,23 +229,35 @@ record_response(Op, Node, Results, Field) ->
 
 %%% Execution utilities
 
+-spec with_partition_check(hub(), fun(() -> T)) -> T | {error, partitioned}.
 with_partition_check(Hub, Fun) -> phn_rm_common:with_partition_check(Hub, Fun).
+-spec load_strategies(hub()) ->
+          #{sync := term(), dist := term(), redun := term(), migr := term()}.
 load_strategies(Hub) -> phn_rm_common:load_strategies(Hub).
+-spec send_response(term(), list(), term()) -> ok | skip.
 send_response(Type, Opts, Results) -> phn_rm_common:send_response(Type, Opts, Results).
+-spec request_to_opts(map()) -> list().
 request_to_opts(Req) -> phn_rm_common:request_to_opts(Req).
 
+-spec migration_request(hub(), node(), children_data()) -> phn_rm_common:start_request().
 migration_request(Hub, Target, ChildrenData) ->
     phn_rm_common:migration_request(Hub, Target, ChildrenData).
+-spec migration_request(hub(), node(), children_data(), list()) ->
+          phn_rm_common:start_request().
 migration_request(Hub, Target, ChildrenData, Opts) ->
     phn_rm_common:migration_request(Hub, Target, ChildrenData, Opts).
 
+-spec contraction_request(hub(), children_data()) -> phn_rm_common:start_request().
 contraction_request(Hub, ChildrenData) ->
     phn_rm_common:contraction_request(Hub, ChildrenData).
+-spec contraction_request(hub(), children_data(), list()) ->
+          phn_rm_common:start_request().
 contraction_request(Hub, ChildrenData, Opts) ->
     phn_rm_common:contraction_request(Hub, ChildrenData, Opts).
 
 %%% Forwarding and splitting
 
+-spec populate_forward([{node(), list()}], [node()], term()) -> [{node(), list()}].
 populate_forward(Forward, TargetNodes, ChildData) ->
     case phn_rm_small:populate_forward(Forward, TargetNodes, ChildData) of
         {ok, Answer} -> Answer;

@@ -16,15 +16,26 @@
 
 -export([compose_sub_requests/1, handle_report/3]).
 
+-include("phn_errors.hrl").
+
 %% The C-node's window for an operation that never expires (`expires_at' not a number):
 %% the C-node saturates any deadline, so this means "never".
 -define(NEVER_MS, (1 bsl 62)).
 -define(FALLBACK_LOGGED, {?MODULE, fallback_logged}).
+-define(RM, 'Elixir.ProcessHub.Service.RequestManager').
+
+%% ProcessHub's operation struct, as phn_rm_common composes it.
+-type operation() :: #{'__struct__' := ?RM, nodes_data := [term()], term() => term()}.
+-type composed() :: #{'__struct__' := ?RM, handler := term(), hub_id := term(),
+                      nodes_data := [term(), ...], sub_requests := [term()],
+                      transaction_id := term(), term() => term()}.
 
 %% @doc `phn_rm_common:compose_sub_requests/1' routed to the C-node and registered there;
-%% on any refusal, exactly as map mode composes.
--spec compose_sub_requests(map()) -> {ok, map()} | {error, no_children}.
+%% on any refusal, exactly as map mode composes. An `Op' that is not a map raises `badarg'
+%% naming it (the keys it needs are those of map mode).
+-spec compose_sub_requests(operation()) -> {ok, composed()} | {error, no_children}.
 compose_sub_requests(Op) ->
+    ?CHECK_ARGS([{'Op', map}], [Op]),
     case phn_rm_common:compose_sub_requests(Op) of
         {ok, Op1} -> {ok, route(Op1)};
         Error -> Error
@@ -80,9 +91,14 @@ fallback(Op, Reason) ->
 %% puts them, `phn_rm_tracker:view/1'), replies to its awaiter if any and removes it;
 %% `expired' merges what arrived into the stored operation (await, await timeout and
 %% cleanup then behave as map mode with those responses); `{error, _}' leaves it to
-%% expire as in map mode. Unknown operations and any other body are ignored.
+%% expire as in map mode. Unknown operations and any other body are ignored; a `State'
+%% that is not a map raises `badarg' naming it.
 -spec handle_report(map(), term(), term()) -> {noreply, map()}.
-handle_report(State, Ref, {complete, NodeResults}) ->
+handle_report(State, Ref, Body) ->
+    ?CHECK_ARGS([{'State', map}, {'Ref', any}, {'Body', any}], [State, Ref, Body]),
+    report(State, Ref, Body).
+
+report(State, Ref, {complete, NodeResults}) ->
     case node_results(NodeResults) andalso phn_request_manager:get(State, Ref) of
         Op when is_map(Op) ->
             Op1 = merge(Op, NodeResults, []),
@@ -96,7 +112,7 @@ handle_report(State, Ref, {complete, NodeResults}) ->
         _UnknownOrBad ->
             {noreply, State}
     end;
-handle_report(State, Ref, {expired, NodeResults, Missing}) ->
+report(State, Ref, {expired, NodeResults, Missing}) ->
     case node_results(NodeResults) andalso node_list(Missing) andalso
          phn_request_manager:get(State, Ref) of
         Op when is_map(Op) ->
@@ -104,11 +120,14 @@ handle_report(State, Ref, {expired, NodeResults, Missing}) ->
         _UnknownOrBad ->
             {noreply, State}
     end;
-handle_report(State, _Ref, _ErrorOrOther) ->
+report(State, _Ref, _ErrorOrOther) ->
     {noreply, State}.
 
 merge(Op, NodeResults, Missing) ->
-    phn_rm_tracker:view(#{meta => Op, collected => NodeResults, missing => Missing}).
+    %% view/1 reads an info() of phn_tracker: the same shape, from the C-node's report.
+    phn_rm_tracker:view(#{ref => maps:get(transaction_id, Op, undefined), meta => Op,
+                          collected => NodeResults, missing => Missing,
+                          deadline => infinity}).
 
 %% The C-node's shape, [{Node, Results}]; anything else (improper lists too) is refused.
 node_results([]) -> true;

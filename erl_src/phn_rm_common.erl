@@ -71,9 +71,46 @@
 -define(DEFAULT_FUTURE_TIMEOUT, 5000).
 -define(EMPTY_MAPSET_KEY, {?MODULE, empty_mapset}).
 
+-export_type([state/0, operation/0, from/0, mapset/0, hub/0, start_request/0]).
+
+%% A coordinator's state: only pending_operations is touched.
 -type state() :: #{pending_operations := #{term() => operation()}, _ => _}.
--type operation() :: #{'__struct__' := ?RM, _ => _}.
+%% `%ProcessHub.Service.RequestManager{}' (v0.5.0-beta's ten fields).
+-type operation() :: #{'__struct__' := ?RM,
+                       transaction_id := reference(),
+                       hub_id := term(),
+                       handler := module(),
+                       nodes_data := [{node(), list()}],
+                       sub_requests := list(),
+                       completed_nodes := mapset(),
+                       expires_at := number() | nil,
+                       awaiter := from() | nil,
+                       future := map(),
+                       options := list(),
+                       _ => _}.
 -type from() :: {pid(), term()}.
+%% What compose_sub_requests/1 reads and gives (as its callers' specs read them).
+-type composable() :: #{'__struct__' := ?RM, nodes_data := list(), _ => _}.
+-type composed() :: #{'__struct__' := ?RM, handler := term(), nodes_data := [term(), ...],
+                      sub_requests := [term(), ...], _ => _}.
+%% An Elixir `MapSet' (its `map' holds the elements as keys).
+-type mapset() :: #{'__struct__' := ?MAPSET, map := map(), _ => _}.
+%% A `%ProcessHub.Hub{}' (read: `hub_id', and `storage.misc' for the strategies).
+-type hub() :: #{hub_id := term(), _ => _}.
+%% A `%StartChildrenRequest{}' made by migration_request/3,4 and contraction_request/2,3.
+-type start_request() :: #{'__struct__' := ?START_REQ,
+                           transaction_id := reference(),
+                           request_signature := term(),
+                           hub_id := term(),
+                           originating_node := nil,
+                           reply_to := nil,
+                           node := node(),
+                           children := [child()],
+                           options := list(),
+                           post_action => term(),
+                           _ => _}.
+-type child() :: #{child_id := term(), child_spec := map(), metadata := term(),
+                   nodes := [node(), ...], migration := true}.
 
 %%====================================================================
 %% Operation functions
@@ -81,7 +118,7 @@
 
 %% @doc `RequestManager.new(Hub, HandlerModule, NodesData, Opts)': a fresh Operation with
 %% exactly the ten v0.5.0-beta fields (no `result').
--spec new(map(), module(), list(), list()) -> operation().
+-spec new(hub(), module(), [{node(), list()}], list()) -> operation().
 new(Hub, Handler, NodesData, Opts) when is_list(Opts) ->
     HubId = maps:get(hub_id, Hub),
     RequestTimeout = kw_get(request_timeout, Opts, ?DEFAULT_REQUEST_TIMEOUT),
@@ -107,7 +144,7 @@ new(Hub, Handler, NodesData, Opts) when is_list(Opts) ->
 
 %% @doc `{ok, Op'}' with one `Handler:new(Op, Node, Children)' per `nodes_data' entry
 %% (in order), or `{error, no_children}' for an empty `nodes_data'.
--spec compose_sub_requests(operation()) -> {ok, operation()} | {error, no_children}.
+-spec compose_sub_requests(composable()) -> {ok, composed()} | {error, no_children}.
 compose_sub_requests(#{'__struct__' := ?RM, nodes_data := []}) ->
     {error, no_children};
 compose_sub_requests(#{'__struct__' := ?RM, nodes_data := NodesData, handler := Handler} = Op)
@@ -117,7 +154,7 @@ compose_sub_requests(#{'__struct__' := ?RM, nodes_data := NodesData, handler := 
     {ok, Op#{sub_requests := SubRequests}}.
 
 %% @doc `Handler:post_process(Op, Handler:aggregate_results(Op), Hub)'.
--spec finalize(map(), term()) -> term().
+-spec finalize(operation(), term()) -> term().
 finalize(Op, Hub) ->
     Handler = maps:get(handler, Op),
     Result = Handler:aggregate_results(Op),
@@ -127,16 +164,16 @@ finalize(Op, Hub) ->
 %% State management
 %%====================================================================
 
--spec store(state(), map()) -> state().
+-spec store(state(), operation()) -> state().
 store(State, Op) ->
     Pending = maps:get(pending_operations, State),
     State#{pending_operations := maps:put(maps:get(transaction_id, Op), Op, Pending)}.
 
--spec update(state(), map()) -> state().
+-spec update(state(), operation()) -> state().
 update(State, Op) ->
     store(State, Op).
 
--spec get(state(), term()) -> map() | nil.
+-spec get(state(), term()) -> operation() | nil.
 get(State, Ref) ->
     maps:get(Ref, maps:get(pending_operations, State), nil).
 
@@ -211,15 +248,15 @@ handle_timeout(State, Ref, From) ->
 
 %% @doc `monotonic_ms() > expires_at' (strict). Erlang term order, so a `nil'
 %% `expires_at' (an atom, above every number) never expires.
--spec 'expired?'(map()) -> boolean().
+-spec 'expired?'(operation()) -> boolean().
 'expired?'(Op) ->
     'expired?'(Op, monotonic_ms()).
 
--spec 'expired?'(map(), integer()) -> boolean().
+-spec 'expired?'(operation(), integer()) -> boolean().
 'expired?'(#{expires_at := ExpiresAt}, Now) ->
     Now > ExpiresAt.
 
--spec set_awaiter(map(), term()) -> map().
+-spec set_awaiter(operation(), from() | nil) -> operation().
 set_awaiter(Op, From) ->
     Op#{awaiter := From}.
 
@@ -237,7 +274,7 @@ with_partition_check(Hub, Fun) ->
     end.
 
 %% @doc The four strategies from the hub's misc storage (v0.5.0-beta contract).
--spec load_strategies(map()) -> #{sync := term(), dist := term(), redun := term(),
+-spec load_strategies(hub()) -> #{sync := term(), dist := term(), redun := term(),
                                   migr := term()}.
 load_strategies(Hub) ->
     Misc = misc_storage(Hub),
@@ -282,11 +319,11 @@ request_to_opts(Req) ->
 
 %% @doc A fire-and-forget `%StartChildrenRequest{}' that migrates `ChildrenData'
 %% (`[{ChildSpec, Metadata}]') to `TargetNode'.
--spec migration_request(map(), node(), list()) -> map().
+-spec migration_request(hub(), node(), [{map(), term()}]) -> start_request().
 migration_request(Hub, TargetNode, ChildrenData) ->
     migration_request(Hub, TargetNode, ChildrenData, []).
 
--spec migration_request(map(), node(), list(), list()) -> map().
+-spec migration_request(hub(), node(), [{map(), term()}], list()) -> start_request().
 migration_request(Hub, TargetNode, ChildrenData, Opts) when is_list(Opts) ->
     Children = children_for(ChildrenData, [TargetNode]),
     PostAction = kw_get(post_action, Opts, nil),
@@ -294,11 +331,11 @@ migration_request(Hub, TargetNode, ChildrenData, Opts) when is_list(Opts) ->
     (start_request(Hub, TargetNode, Children, Options))#{post_action => PostAction}.
 
 %% @doc Same shape as a migration request, for the local node, options unfiltered.
--spec contraction_request(map(), list()) -> map().
+-spec contraction_request(hub(), [{map(), term()}]) -> start_request().
 contraction_request(Hub, ChildrenData) ->
     contraction_request(Hub, ChildrenData, [{migration_add, true}]).
 
--spec contraction_request(map(), list(), list()) -> map().
+-spec contraction_request(hub(), [{map(), term()}], list()) -> start_request().
 contraction_request(Hub, ChildrenData, Opts) when is_list(Opts) ->
     Children = children_for(ChildrenData, [node()]),
     start_request(Hub, node(), Children, Opts).
@@ -309,7 +346,7 @@ contraction_request(Hub, ChildrenData, Opts) when is_list(Opts) ->
 
 %% @doc An empty Elixir `MapSet'. Built by `MapSet.new()' when Elixir is loadable, else
 %% as Debian Elixir 1.14's layout. Cached in persistent_term.
--spec empty_mapset() -> map().
+-spec empty_mapset() -> mapset().
 empty_mapset() ->
     case persistent_term:get(?EMPTY_MAPSET_KEY, undefined) of
         undefined ->
@@ -327,17 +364,17 @@ build_empty_mapset() ->
     end.
 
 %% @doc A MapSet holding `Elems' (in the layout of `empty_mapset/0').
--spec mapset_from_list(list()) -> map().
+-spec mapset_from_list(list()) -> mapset().
 mapset_from_list(Elems) when is_list(Elems) ->
     #{'__struct__' := ?MAPSET, map := Map} = Set = empty_mapset(),
     Set#{map := lists:foldl(fun(E, Acc) -> Acc#{E => []} end, Map, Elems)}.
 
 %% @doc The elements of a MapSet, in Erlang term order.
--spec mapset_to_list(map()) -> list().
+-spec mapset_to_list(mapset()) -> list().
 mapset_to_list(#{'__struct__' := ?MAPSET, map := Map}) when is_map(Map) ->
     lists:sort(maps:keys(Map)).
 
--spec 'mapset_member?'(map(), term()) -> boolean().
+-spec 'mapset_member?'(mapset(), term()) -> boolean().
 'mapset_member?'(#{'__struct__' := ?MAPSET, map := Map}, Elem) when is_map(Map) ->
     is_map_key(Elem, Map).
 

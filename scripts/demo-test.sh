@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test of `make demo` (called by scripts/elixir-check.sh, so by `make test`):
-#   1. scripts/demo.sh exits 0 and prints its report: 5 000/5 000 children, per node
+#   1. scripts/demo.sh exits 0 and prints its report: the C-node started under
+#      ProcessHubNative.Application, the drop-in installed by ProcessHubNative.install/1
+#      (C-node mode on a, map mode on b and c), 5 000/5 000 children, per node
 #      the children started and 2 chunks received, the C-node's 6 responses and one
 #      completed operation, the four strategies' verdicts before and after stopping a
 #      node (the C-node agreeing with phn_partition), the cleanup, OK;
@@ -35,7 +37,8 @@ rc=$?
 cat "$out"
 [ "$rc" -eq 0 ] || bad "scripts/demo.sh exited $rc"
 has '^== demo: private epmd on port [0-9]+$'
-has '^== demo: C-node: phn_cnode_demo_a_[0-9]+@127\.0\.0\.1 \(os pid [0-9]+'
+has '^== demo: C-node: phn_cnode_demo_a_[0-9]+@127\.0\.0\.1 \(os pid [0-9]+, phn_cnode under ProcessHubNative\.Application'
+has '^== demo: ProcessHubNative\.install/1: a cnode, b map, c map \(the coordinators call ProcessHub\.Service\.RequestManager\)$'
 has '^== demo: starting 5000 children over 3 nodes, chunks of 1000: '
 has '^   \[ *[0-9]+ ms\] running: a +[0-9]+  b +[0-9]+  c +[0-9]+   responses at the C-node: [0-9]+$'
 has '^== demo: complete in [0-9]+ ms: 5000/5000 children reported$'

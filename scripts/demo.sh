@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make demo: installs what is missing (Debian packages), builds, starts a private epmd,
-# three BEAM nodes and the C-node, starts 5 000 children over the nodes through a
-# ProcessHub-shaped coordinator whose responses the C-node collects, reports, then stops
-# one node and shows the four partition strategies' verdicts before and after
-# (PhnCheck.Demo in test/elixir/lib/phn_check/demo.ex).
+# three BEAM nodes and the C-node (under ProcessHubNative.Application, from config),
+# installs the native drop-in with ProcessHubNative.install/1 (C-node mode on the
+# coordinator's node, map mode on the others) behind a ProcessHub-shaped coordinator that
+# calls ProcessHub.Service.RequestManager by name, starts 5 000 children over the nodes,
+# reports, then stops one node and shows the four partition strategies' verdicts before
+# and after (PhnCheck.Demo in test/elixir/lib/phn_check/demo.ex).
 #
 # Everything it starts (epmd, the BEAM nodes, the C-node) is stopped on exit, whatever
 # happens, and checked with pgrep. Exit status 0 on success; on failure it says what
@@ -65,16 +67,18 @@ bash scripts/install-deps.sh || fail "installing the Debian packages (scripts/in
 
 command -v mix >/dev/null || fail "mix not found (Debian package elixir)"
 command -v epmd >/dev/null || fail "epmd not found (Debian package erlang-base)"
-export MIX_REBAR3=${MIX_REBAR3:-$(command -v rebar3 || echo /usr/bin/rebar3)}
-[ -x "$MIX_REBAR3" ] || fail "rebar3 not found at $MIX_REBAR3 (Debian package rebar3)"
 export MIX_ENV=test HEX_OFFLINE=1
 
-say "building (the C through rebar3's pre_hooks, then the Elixir harness; log: $work/build.log)"
-if ! (cd test/elixir && mix deps.compile && mix compile) >"$work/build.log" 2>&1; then
+# Plain mix: the path dependency's own mix.exs builds the Erlang modules, the Elixir face
+# and the C (its compile.process_hub_native compiler) into test/elixir/_build, never into
+# the source tree.
+say "building (mix deps.get, deps.compile, compile in test/elixir; log: $work/build.log)"
+if ! (cd test/elixir && mix deps.get && mix deps.compile && mix compile) >"$work/build.log" 2>&1; then
     tail -30 "$work/build.log" >&2
     fail "the build (see the lines above)"
 fi
-[ -x priv/phn_cnode ] || fail "the build did not produce priv/phn_cnode"
+cnode_bin=test/elixir/_build/$MIX_ENV/lib/process_hub_native/priv/phn_cnode
+[ -x "$cnode_bin" ] || fail "the build did not produce $cnode_bin"
 
 # A private epmd on a free port; every VM below (and the C-node) uses it.
 port=$(erl -noshell -eval \

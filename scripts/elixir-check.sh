@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The Elixir check (test/elixir/): a mix project that depends on this project by path,
-# builds it through mix with Debian's rebar3 (the C included, via rebar.config's
-# pre_hooks) and runs its ExUnit suite: the drop-in driven with ProcessHub-named structs,
-# and a ProcessHub-shaped coordinator across peer nodes in its three modes (map, tracker,
-# C-node). Then it runs `make demo`'s script and checks its report and its cleanup
-# (scripts/demo-test.sh). Nothing comes from hex.pm.
+# The Elixir check (test/elixir/): a mix project that depends on this project by plain
+# path (its mix.exs builds the Erlang modules, the Elixir face and the C through its
+# compile.process_hub_native compiler) and runs its ExUnit suite: the drop-in driven with
+# ProcessHub-named structs, a ProcessHub-shaped coordinator across peer nodes in its
+# three modes (map, tracker, C-node), and ProcessHubNative.install/1 behind a coordinator
+# that calls ProcessHub.Service.RequestManager by name. Then it runs `make demo`'s script
+# and checks its report and its cleanup (scripts/demo-test.sh). Nothing comes from hex.pm.
 #
 # The nodes use a private epmd on a free port (ERL_EPMD_PORT, which erl turns into
 # -epmd_port for every VM started below, peers included); it is killed on exit.
@@ -18,8 +19,6 @@ top=$(pwd)
 die() { echo "elixir-check: $*" >&2; exit 1; }
 
 command -v mix >/dev/null || die "mix not found (Debian package elixir; make deps installs it)"
-export MIX_REBAR3=${MIX_REBAR3:-$(command -v rebar3 || echo /usr/bin/rebar3)}
-[ -x "$MIX_REBAR3" ] || die "rebar3 not found at $MIX_REBAR3 (Debian package rebar3)"
 command -v epmd >/dev/null || die "epmd not found (Debian package erlang-base)"
 export MIX_ENV=test HEX_OFFLINE=1
 
@@ -41,7 +40,8 @@ export ERL_EPMD_PORT=$port
 cd "$top/test/elixir"
 echo "== elixir-check: mix format --check-formatted"
 mix format --check-formatted
-echo "== elixir-check: mix deps.compile (rebar3: $MIX_REBAR3, epmd port $port)"
+echo "== elixir-check: mix deps.get, mix deps.compile (epmd port $port)"
+mix deps.get
 mix deps.compile
 echo "== elixir-check: mix test"
 timeout --kill-after=10 600 mix test --warnings-as-errors "$@"

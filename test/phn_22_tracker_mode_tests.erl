@@ -718,7 +718,15 @@ default_mode_setting_test() ->
     ?assertEqual(map, ?M:default_mode()),
     with_default_mode(tracker, fun() -> ?assertEqual(tracker, ?M:default_mode()) end),
     ?assertEqual(map, ?M:default_mode()),
-    ?assertError({badarg, bogus}, ?M:set_default_mode(bogus)),
+    %% docs/errors.md: badarg, with the argument named.
+    try ?M:set_default_mode(bogus) of
+        V -> erlang:error({no_raise, V})
+    catch
+        error:badarg:St ->
+            ?assertEqual(#{1 => "Mode: not one of map, tracker, cnode"},
+                         phn_errors:format_error(badarg, St))
+    end,
+    ?assertEqual(map, ?M:default_mode()),
     %% In the default mode map, a map state stays ProcessHub's map.
     Op = one_node_op(#{}),
     ?assertEqual(#{ref(Op) => Op}, maps:get(pending_operations, ?M:store(hub_state(#{}), Op))),

@@ -5,6 +5,9 @@
 %% operation of 1 000 000 children in tracker mode, stay silent too. Big copies run on
 %% dirty CPU schedulers (not reported, as they do not block a normal scheduler); big
 %% tables are freed by the reaper thread, not in the exiting owner's monitor callback.
+%% hold_test_ runs every input of issue 13 item 10 (terms whose size shows only when
+%% walked, references past the key cap, many chunks to free, a dirty get holding the lock)
+%% with phn_watch:quiet_strict/5: each failed on the code before the fix.
 -module(phn_23_tracker_schedule_tests).
 
 -include_lib("eunit/include/eunit.hrl").
@@ -25,6 +28,150 @@ schedule_test_() ->
         {"tracker mode: 1 000 000 children, 1000 chunks", {timeout, 300, fun tracker_mode_big/0}},
         {"the monitor does report a long call", {timeout, 60, fun monitor_works/0}}
     ]}.
+
+%% The inputs of issue 13 item 10, each of which held a normal scheduler for 15-154 ms:
+%% terms whose size shows only when walked (a tuple's arity, a map's pairs, a fun's
+%% environment), references far past the key cap, operations and tables whose frees are
+%% many, and a dirty get/peek holding the lock that normal-scheduler calls wait for.
+hold_test_() ->
+    {timeout, 900, [
+        {"record of a 5 000 000-element tuple and of a 1 000 000-key map",
+         {timeout, 120, fun record_wide_terms/0}},
+        {"meta of a 1 000 000-key map and of a fun capturing 64 MB",
+         {timeout, 120, fun meta_wide_terms/0}},
+        {"a 200 MB binary and a 3 000 000-element list as the reference",
+         {timeout, 120, fun huge_references/0}},
+        {"cancel and drop_expired of an operation with 300 000 chunks",
+         {timeout, 120, fun many_chunks/0}},
+        {"close of 2000 operations x 150 chunks", {timeout, 120, fun close_many_chunks/0}},
+        {"owner exit with 2000 operations x 150 chunks", {timeout, 120, fun exit_many_chunks/0}},
+        {"record and size while another process gets and peeks a big operation",
+         {timeout, 120, fun lock_not_held_while_building/0}}
+    ]}.
+
+record_wide_terms() ->
+    strict(
+      fun() -> {?T:new(), erlang:make_tuple(5000000, x), maps:from_list([{I, I} || I <- lists:seq(1, ?MILLION)])} end,
+      fun({T, Tuple, Map}) ->
+              ok = ?T:track(T, r, [a, b, c], far()),
+              {pending, 2} = ?T:record(T, r, a, Tuple),
+              {pending, 1} = ?T:record(T, r, b, Map),
+              ok = ?T:cancel(T, r),
+              ?T:size(T)
+      end,
+      0, big_heap()).
+
+meta_wide_terms() ->
+    strict(
+      fun() ->
+              Big = binary:copy(<<7>>, 64 bsl 20),
+              {?T:new(), maps:from_list([{I, I} || I <- lists:seq(1, ?MILLION)]),
+               fun() -> byte_size(Big) end}
+      end,
+      fun({T, Map, Fun}) ->
+              ok = ?T:track(T, r, [a], #{timeout_ms => 60000, meta => Map}),
+              ok = ?T:update_meta(T, r, Fun),
+              ok = ?T:track(T, r2, [a], #{timeout_ms => 60000, meta => Fun}),
+              ok = ?T:cancel(T, r),
+              ok = ?T:cancel(T, r2),
+              ?T:size(T)
+      end,
+      0, big_heap()).
+
+%% The hold cases are short work: a report in every attempt is a hold (phn_watch).
+strict(Prepare, Work, Expected) ->
+    strict(Prepare, Work, Expected, []).
+
+strict(Prepare, Work, Expected, SpawnOpts) ->
+    phn_watch:quiet_strict(fun() -> settle(), Prepare() end, Work, Expected, SpawnOpts, 5).
+
+%% Refused (badarg) after a walk that stops at the cap, before any encoding.
+huge_references() ->
+    strict(
+      fun() -> {?T:new(), binary:copy(<<7>>, 200 bsl 20), lists:seq(1, 3000000)} end,
+      fun({T, Bin, List}) ->
+              [badarg = catch_error(F) || F <- [fun() -> ?T:track(T, Bin, [a], far()) end,
+                                                fun() -> ?T:get(T, List) end,
+                                                fun() -> ?T:record(T, List, a, x) end,
+                                                fun() -> ?T:count(T, Bin, a) end,
+                                                fun() -> ?T:track(T, {List}, [a], far()) end]],
+              ?T:size(T)
+      end,
+      0, big_heap()).
+
+catch_error(F) ->
+    try F() of _ -> returned catch error:Reason -> Reason end.
+
+%% Freeing 300 000 chunks is left to the reaper thread.
+many_chunks() ->
+    N = 300000,
+    Fill = fun(Opts) ->
+                   fun() ->
+                           T = ?T:new(),
+                           ok = ?T:track(T, r, [{a, N + 1}], Opts),
+                           [{pending, 1} = ?T:record(T, r, a, [I]) || I <- lists:seq(1, N)],
+                           T
+                   end
+           end,
+    strict(Fill(far()), fun(T) -> {?T:cancel(T, r), ?T:size(T)} end, {ok, 0}),
+    Now = erlang:monotonic_time(millisecond),
+    strict(Fill(#{deadline_ms => Now - 1}), fun(T) -> {?T:drop_expired(T, Now), ?T:size(T)} end, {1, 0}),
+    strict(Fill(#{deadline_ms => Now - 1}), fun(T) -> length(?T:take_expired(T, Now)) end, 1),
+    settle().
+
+fill_chunks(T, Ops, Chunks) ->
+    [begin
+         ok = ?T:track(T, I, [{a, Chunks + 1}], far()),
+         [{pending, 1} = ?T:record(T, I, a, [C]) || C <- lists:seq(1, Chunks)]
+     end || I <- lists:seq(1, Ops)],
+    T.
+
+close_many_chunks() ->
+    strict(fun() -> fill_chunks(?T:new(), 2000, 150) end,
+          fun(T) -> {?T:close(T), ?T:size(T)} end, {ok, 0}),
+    settle().
+
+%% The work is only the exit: the monitor callback frees (or hands over) the table.
+exit_many_chunks() ->
+    strict(fun() -> fill_chunks(?T:new(), 2000, 150) end, fun(T) -> ?T:size(T) end, 2000),
+    settle().
+
+%% A helper process gets and peeks an operation holding 2 000 000 elements (dirty calls)
+%% again and again; the watched worker records into another operation and reads the size
+%% on its normal scheduler, waiting for the lock whenever the helper holds it.
+lock_not_held_while_building() ->
+    strict(
+      fun() ->
+              T = ?T:new(),
+              Big = lists:seq(1, 2000000),
+              ok = ?T:track(T, big, [a, b], #{timeout_ms => 600000, meta => Big}),
+              {pending, 1} = ?T:record(T, big, a, Big),
+              Self = self(),
+              Helper = spawn(fun() -> get_loop(T, Self) end),
+              receive {getting, Helper} -> ok end,
+              {T, Helper}
+      end,
+      fun({T, Helper}) ->
+              ok = ?T:track(T, small, [{a, 400}], far()),
+              Res = [{?T:record(T, small, a, [I]), ?T:size(T)} || I <- lists:seq(1, 399)],
+              exit(Helper, kill),
+              {lists:usort(Res), ?T:cancel(T, small)}
+      end,
+      {[{{pending, 1}, 2}], ok}, big_heap()).
+
+get_loop(T, Parent) ->
+    {ok, _} = ?T:get(T, big),
+    Parent ! {getting, self()},
+    get_loop(T).
+
+%% A pause between calls leaves the CPU to the worker (two cores: this process, the dirty
+%% scheduler and the worker's would compete, and the watch would call every attempt
+%% preempted).
+get_loop(T) ->
+    {ok, _} = ?T:get(T, big),
+    {ok, _, 1} = ?T:peek(T, big),
+    timer:sleep(2),
+    get_loop(T).
 
 far() -> #{timeout_ms => 600000}.
 

@@ -112,6 +112,11 @@ shape(tracker_record, {complete, L}) -> collected(L);
 shape(tracker_record, {complete, L, _Meta}) -> collected(L);
 shape(tracker_record, {ignored, Why}) ->
     lists:member(Why, [unknown_operation, unexpected_node, extra_chunk]);
+shape(tracker_count, {pending, N}) -> is_integer(N) andalso N >= 0;
+shape(tracker_count, complete) -> true;
+shape(tracker_count, {ignored, Why}) ->
+    lists:member(Why, [unknown_operation, unexpected_node, extra_chunk]);
+shape(tracker_count, _) -> false;
 shape(tracker_get, R) -> info_result(R);
 shape(tracker_take, R) -> info_result(R);
 shape(tracker_peek, {ok, _Meta, N}) -> is_integer(N) andalso N >= 0;
@@ -120,7 +125,7 @@ shape(tracker_cancel, R) -> R =:= ok orelse R =:= {error, not_found};
 shape(tracker_update, R) -> R =:= ok orelse R =:= {error, not_found};
 shape(tracker_cleanup, {More, Out}) ->
     (More =:= done orelse More =:= more) andalso
-        ((is_integer(Out) andalso Out >= 0) orelse (is_list(Out) andalso lists:all(fun info/1, Out)));
+        ((is_integer(Out) andalso Out >= 0) orelse is_list(Out)); % infos or references
 shape(tracker_size, N) -> is_integer(N) andalso N >= 0;
 shape(tracker_stats, M) -> is_map(M) andalso is_map_key(ops, M) andalso is_map_key(bytes, M);
 shape(tracker_global_stats, M) -> is_map(M) andalso is_map_key(trackers, M);
@@ -316,13 +321,15 @@ nif_args() ->
      {tracker_new, [near(integer(1, 100)), near(integer(1, 100))]},
      {tracker_track, [g_tracker(), g_ref(), g_expected(), g_deadline(), g_meta()]},
      {tracker_record, [g_tracker(), g_ref(), near(g_node()), near(any_term()), near(boolean())]},
+     {tracker_count, [g_tracker(), g_ref(), near(g_node())]},
      {tracker_get, [g_tracker(), g_ref()]},
      {tracker_peek, [g_tracker(), g_ref()]},
      {tracker_take, [g_tracker(), g_ref()]},
      {tracker_cancel, [g_tracker(), g_ref()]},
      {tracker_update, [g_tracker(), g_ref(), near(oneof([keep, {meta, any_term()}])),
                        near(oneof([keep, integer()]))]},
-     {tracker_cleanup, [g_tracker(), near(integer()), near(integer(1, 300)), near(boolean())]},
+     {tracker_cleanup, [g_tracker(), near(integer()), near(integer(1, 300)),
+                        near(oneof([true, false, ref]))]},
      {tracker_size, [g_tracker()]},
      {tracker_stats, [g_tracker()]},
      {tracker_global_stats, []},
@@ -339,6 +346,7 @@ wrapper_args() ->
      {tr_record4, T, record, [g_tracker(), g_ref(), near(g_node()), any_term()]},
      {tr_record5, T, record, [g_tracker(), g_ref(), near(g_node()), any_term(),
                               near(#{return_meta => boolean()})]},
+     {tr_count, T, count, [g_tracker(), g_ref(), near(g_node())]},
      {tr_get, T, get, [g_tracker(), g_ref()]},
      {tr_peek, T, peek, [g_tracker(), g_ref()]},
      {tr_take, T, take, [g_tracker(), g_ref()]},
@@ -350,6 +358,7 @@ wrapper_args() ->
      {tr_cleanup3, T, cleanup_expired, [g_tracker(), near(integer()), near(integer(1, 5))]},
      {tr_drop1, T, drop_expired, [g_tracker()]},
      {tr_drop2, T, drop_expired, [g_tracker(), near(integer())]},
+     {tr_take_expired, T, take_expired, [g_tracker(), near(integer())]},
      {tr_size, T, size, [g_tracker()]},
      {tr_stats, T, stats, [g_tracker()]},
      {tr_close, T, close, [g_tracker()]},

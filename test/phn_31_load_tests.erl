@@ -9,7 +9,7 @@
 %%   - every answered operation completes exactly once, with its 3 nodes' results, and
 %%     nothing is ignored;
 %%   - at the peak, the tracker's native bytes stay within the documented ~600 bytes per
-%%     operation (README, "Costs and limits": allowed up to 800 here, table included), and
+%%     operation (docs/tracker.md, "Costs and limits": allowed up to 800 here, table included), and
 %%     no operation keeps a term before any result is recorded;
 %%   - the expired ones come back from cleanup_expired/2, all of them, with the node that
 %%     did not answer as missing;

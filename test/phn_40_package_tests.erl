@@ -97,7 +97,9 @@ needed(Root) ->
               true -> ["mix.exs" | filelib:wildcard("lib/**/*.{ex,exs,erl}", Root)];
               false -> []
           end,
-    ["c_src/Makefile", "rebar.config", "LICENSE", "README.md"] ++ Erl ++ C ++ Mix.
+    %% The README links to docs/*.md: they ship with it.
+    Docs = filelib:wildcard("docs/*.md", Root),
+    ["c_src/Makefile", "rebar.config", "LICENSE", "README.md"] ++ Erl ++ C ++ Mix ++ Docs.
 
 %%% Tests
 

@@ -32,8 +32,9 @@ typedef struct phn_cn {
     int listen_fd;
     int epmd_fd;
     int port;
-    uint32_t self_id; /* atom id of our own node name */
-    int64_t now_ms;   /* monotonic, refreshed once per loop turn */
+    uint32_t self_id;   /* atom id of our own node name */
+    int64_t now_ms;     /* monotonic, refreshed once per loop turn */
+    size_t in_reserved; /* sum of the connections' `reserved` (bounded by --max-in-total) */
 } phn_cn;
 
 /* The tables (atoms, collector, hubs) and our own node's atom, for cn->cfg (set first);

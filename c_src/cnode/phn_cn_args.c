@@ -1,5 +1,7 @@
 #include "phn_cn_args.h"
 
+#include "phn_cn_threads.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,10 @@ void phn_cn_config_defaults(phn_cn_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->handshake_ms = 5000;
+    c->handshakes = 16;
     c->max_msg_bytes = 64 * MiB;
+    c->max_in_total = 256 * MiB;
+    c->frame_ms = 30000;
     c->max_ctl_bytes = 64 * MiB;
     c->max_ctl_out = 64 * MiB;
     c->max_out_bytes = 64 * MiB;
@@ -33,9 +38,10 @@ void phn_cn_config_defaults(phn_cn_config *c)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: phn_cnode --name ALIVE@HOST [--bind IPV4] [--port N]\n"
-            "  [--handshake-ms N] [--max-msg BYTES] [--max-ctl BYTES] [--max-ctl-out BYTES]\n"
-            "  [--max-out BYTES]\n"
+            "usage: phn_cnode --name ALIVE@HOST [--bind IPV4 (default 127.0.0.1)] [--port N]\n"
+            "  [--handshake-ms N] [--handshakes N] [--max-msg BYTES] [--max-ctl BYTES] "
+            "[--max-ctl-out BYTES]\n"
+            "  [--max-out BYTES] [--max-in-total BYTES] [--frame-ms N]\n"
             "  [--max-conns N] [--max-ops N] [--max-op-bytes B] [--max-total-bytes B]\n"
             "  [--early-max N] [--early-bytes B] [--early-hold-ms N] [--max-hubs N]\n"
             "  [--max-hub-nodes N] [--max-subscribers N] [--max-atoms N]\n"
@@ -77,7 +83,10 @@ typedef struct size_opt {
 
 static const size_opt size_opts[] = {
     UN("--handshake-ms", handshake_ms, 10, 600000),
+    SZ("--handshakes", handshakes, 1, PHN_CN_ACCEPTORS_MAX),
     SZ("--max-msg", max_msg_bytes, 1024, (size_t)1 << 30),
+    SZ("--max-in-total", max_in_total, 1024, (size_t)1 << 40),
+    UN("--frame-ms", frame_ms, 10, 3600000),
     SZ("--max-ctl", max_ctl_bytes, 1024, (size_t)1 << 30),
     SZ("--max-ctl-out", max_ctl_out, 1024, (size_t)1 << 34),
     SZ("--max-out", max_out_bytes, 1024, (size_t)1 << 31),

@@ -161,7 +161,7 @@ static void do_stats(phn_cn *cn, ei_x_buff *x)
 #undef PHN_CN_COUNT
     ei_x_encode_tuple_header(x, 2);
     ei_x_encode_atom(x, "ok");
-    ei_x_encode_map_header(x, counters + 10);
+    ei_x_encode_map_header(x, counters + 11);
 #define PHN_CN_ENCODE(name) stat(x, #name, cn->stats.name);
     PHN_CN_STATS(PHN_CN_ENCODE)
 #undef PHN_CN_ENCODE
@@ -171,8 +171,9 @@ static void do_stats(phn_cn *cn, ei_x_buff *x)
     stat(x, "early_bytes", u.early_bytes);
     stat(x, "table_bytes", u.table_bytes);
     stat(x, "conns", cn->conns.len);
+    stat(x, "input_reserved", cn->in_reserved);
     stat(x, "hubs", phn_cn_hubs_count(cn->hubs));
-    stat(x, "atoms", phn_cn_atoms_count(cn->atoms));
+    stat(x, "atoms", phn_cn_atoms_live(cn->atoms));
     stat(x, "handshake_failures", atomic_load(&cn->thr.handshake_failures));
     stat(x, "port", (uint64_t)cn->port);
 }

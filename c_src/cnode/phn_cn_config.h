@@ -12,10 +12,13 @@ typedef struct phn_cn_config {
     char node[MAXNODELEN + 1];        /* alive@host */
     char alive[EI_MAXALIVELEN + 1];   /* before the @ */
     char host[EI_MAXHOSTNAMELEN + 1]; /* after the @ */
-    char bind_addr[64];               /* IPv4 to listen on; "" = all interfaces */
+    char bind_addr[64];               /* IPv4 to listen on; "" = 127.0.0.1 */
     int port;                         /* 0 = any free port */
-    unsigned handshake_ms;            /* per step of a handshake (accept or connect) */
+    unsigned handshake_ms;            /* a whole handshake (accept or connect) */
+    size_t handshakes;                /* acceptor threads: inbound handshakes at once */
     size_t max_msg_bytes;             /* one distribution message */
+    size_t max_in_total;              /* incomplete packets buffered, all connections */
+    unsigned frame_ms;                /* a packet must complete this long after it began */
     size_t max_ctl_bytes;             /* one control-channel message */
     size_t max_ctl_out;               /* output queued to the owner before peers wait */
     size_t max_out_bytes;             /* queued output per connection */

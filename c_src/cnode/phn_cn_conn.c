@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "phn_alloc.h"
+#include "phn_cn_compat.h"
 #include "phn_status.h"
 
 void phn_cn_conns_free(phn_cn_conns *t)
@@ -96,8 +97,8 @@ int phn_cn_conn_queue(phn_cn_conn *c, const void *p, size_t n, size_t max_out)
 void phn_cn_conn_flush(phn_cn_conn *c)
 {
     while (!c->closing && phn_cn_buf_avail(&c->out) > 0) {
-        ssize_t n = send(c->fd, phn_cn_buf_head(&c->out), phn_cn_buf_avail(&c->out),
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = phn_cn_send(c->fd, phn_cn_buf_head(&c->out), phn_cn_buf_avail(&c->out),
+                                PHN_CN_MSG_DONTWAIT);
         if (n > 0) {
             phn_cn_buf_consume(&c->out, (size_t)n);
             continue;

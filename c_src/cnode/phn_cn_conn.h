@@ -15,7 +15,9 @@ typedef struct phn_cn_conn {
     uint32_t node; /* atom id of the peer */
     phn_cn_buf in;
     phn_cn_buf out;
-    int closing; /* set on error or overflow; closed at the end of the loop turn */
+    int closing;           /* set on error or overflow; closed at the end of the loop turn */
+    int64_t partial_since; /* monotonic ms: the packet at the head of `in` started; 0 none */
+    size_t reserved;       /* of --max-in-total, for the incomplete packet at the head */
 } phn_cn_conn;
 
 /* Per peer node. wanted > 0 while some watching hub lists the node. */

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "phn_cn_check.h"
 #include "phn_cn_collect.h"
 #include "phn_cn_hub_int.h"
 #include "phn_cn_send.h"
@@ -131,8 +132,9 @@ int phn_cn_dist_packet(phn_cn *cn, phn_cn_conn *conn, const char *pkt, int len)
     long type;
     cn->stats.msgs_in++;
     /* Pass-through, then the control tuple. ei advertises no atom cache, so a peer that
-     * sends anything else is not speaking to us properly. */
-    if (pkt[0] != ERL_PASS_THROUGH || ei_decode_version(pkt, &idx, &version) < 0 ||
+     * sends anything else is not speaking to us properly. A lone 'p' has no version byte
+     * to read (ei_decode_version would read past the packet). */
+    if (len < 2 || pkt[0] != ERL_PASS_THROUGH || ei_decode_version(pkt, &idx, &version) < 0 ||
         version != VERSION_MAGIC) {
         cn->stats.msgs_malformed++;
         return -1;
@@ -157,6 +159,14 @@ int phn_cn_dist_packet(phn_cn *cn, phn_cn_conn *conn, const char *pkt, int len)
     }
     if (type == DOP_SEND || type == DOP_SEND_TT) {
         cn->stats.msgs_to_self++;
+        return 0;
+    }
+    /* Parts of the message reach the owner as they are (a call's tag, an operation's
+     * results), where binary_to_term/1 decodes them: refuse what it would refuse. */
+    int checked = msg;
+    if (phn_cn_term_check(pkt, &checked, len) < 0 || checked != len) {
+        cn->stats.msgs_malformed++;
+        cn->stats.msgs_undecodable++;
         return 0;
     }
     erlang_pid from;

@@ -9,6 +9,7 @@
 #include "phn_alloc.h"
 #include "phn_cn_cmd.h"
 #include "phn_cn_collect.h"
+#include "phn_cn_compat.h"
 #include "phn_cn_dist.h"
 #include "phn_cn_watch.h"
 #include "phn_status.h"
@@ -26,14 +27,53 @@ static void on_signal(int sig)
     stop_signal = 1;
 }
 
+/* A connection's hold on its name ends: a name nothing else uses is freed (and its id
+ * reused), so what the C-node knew under that id is forgotten with it. */
+static void release_name(phn_cn *cn, uint32_t node)
+{
+    if (phn_cn_atoms_release(cn->atoms, node)) {
+        phn_cn_peer *peer = phn_cn_peer_find(&cn->conns, node);
+        if (peer != NULL)
+            memset(peer, 0, sizeof(*peer));
+    }
+}
+
+/* Bytes of the packet at the head of c->in when it is incomplete (header included; a
+ * partial header counts as 4), else 0 (nothing buffered, a tick, a complete packet). */
+static size_t head_need(const phn_cn_conn *c)
+{
+    size_t avail = phn_cn_buf_avail(&c->in);
+    if (avail == 0)
+        return 0;
+    if (avail < 4)
+        return 4;
+    uint32_t len = phn_cn_get32be(phn_cn_buf_head(&c->in));
+    return len == 0 || avail - 4 >= len ? 0 : 4 + (size_t)len;
+}
+
+/* Whether the head packet has (or would get) its room in --max-in-total. */
+static int head_fits(const phn_cn *cn, const phn_cn_conn *c)
+{
+    size_t need = head_need(c);
+    return need <= c->reserved || cn->in_reserved - c->reserved + need <= cn->cfg.max_in_total;
+}
+
+static void unreserve(phn_cn *cn, phn_cn_conn *c)
+{
+    cn->in_reserved -= c->reserved;
+    c->reserved = 0;
+}
+
 static void close_conn(phn_cn *cn, phn_cn_conn *c, int notify)
 {
     uint32_t node = c->node;
+    unreserve(cn, c);
     ei_close_connection(c->fd);
     phn_cn_conn_remove(&cn->conns, c);
     cn->stats.conns_closed++;
     if (notify)
         phn_cn_watch_down(cn, node);
+    release_name(cn, node);
 }
 
 void phn_cn_loop_close_all(phn_cn *cn)
@@ -47,16 +87,27 @@ static void take_handoffs(phn_cn *cn)
 {
     phn_cn_handoff h;
     while (phn_cn_threads_next(&cn->thr, &h)) {
-        uint32_t node = phn_cn_atoms_intern(cn->atoms, h.node);
+        /* Dialled nodes are watched, so their names are interned already. */
+        uint32_t node = phn_cn_atoms_find(cn->atoms, h.node);
         if (h.outbound && node != 0)
             phn_cn_watch_connect_failed(cn, node); /* clears "connecting" either way */
         if (h.fd < 0) {
             cn->stats.connect_failures++;
             continue;
         }
-        phn_cn_peer *peer = node ? phn_cn_peer_get(&cn->conns, node) : NULL;
+        phn_cn_peer *peer = phn_cn_peer_find(&cn->conns, node);
         int replacing = peer != NULL && peer->conn != NULL;
-        if (peer == NULL || (!replacing && cn->conns.len >= cn->cfg.max_conns)) {
+        /* The slot first, the name after: a refused connection interns nothing. */
+        if (!replacing && cn->conns.len >= cn->cfg.max_conns) {
+            ei_close_connection(h.fd);
+            cn->stats.conns_refused++;
+            continue;
+        }
+        /* Held before an old connection's hold is released, so the id stays. */
+        node = phn_cn_atoms_hold(cn->atoms, h.node);
+        peer = node ? phn_cn_peer_get(&cn->conns, node) : NULL;
+        if (peer == NULL) {
+            release_name(cn, node);
             ei_close_connection(h.fd);
             cn->stats.conns_refused++;
             continue;
@@ -69,6 +120,7 @@ static void take_handoffs(phn_cn *cn)
         if (flags >= 0 && fcntl(h.fd, F_SETFL, flags | O_NONBLOCK) == 0)
             c = phn_cn_conn_add(&cn->conns, h.fd, node, cn->now_ms);
         if (c == NULL) {
+            release_name(cn, node);
             ei_close_connection(h.fd);
             cn->stats.conns_refused++;
             continue;
@@ -114,12 +166,16 @@ void phn_cn_loop_dist_input(phn_cn *cn, phn_cn_conn *c)
             return;
         }
         if (phn_cn_buf_avail(&c->in) - 4 < len)
-            return;
+            break;
         const char *pkt = (const char *)phn_cn_buf_head(&c->in) + 4;
         if (phn_cn_dist_packet(cn, c, pkt, (int)len) < 0)
             c->closing = 1;
         phn_cn_buf_consume(&c->in, 4 + (size_t)len);
+        unreserve(cn, c); /* the next packet starts now */
+        c->partial_since = 0;
     }
+    if (phn_cn_buf_avail(&c->in) > 0 && c->partial_since == 0)
+        c->partial_since = cn->now_ms;
 }
 
 static void read_conn(phn_cn *cn, phn_cn_conn *c)
@@ -136,11 +192,27 @@ static void read_conn(phn_cn *cn, phn_cn_conn *c)
             c->closing = 1;
             break;
         }
+        /* An incomplete packet is read only with its room in --max-in-total taken: the
+         * total of them stays bounded, and the ones holding room can always finish. */
+        size_t need = head_need(c);
+        if (need > cn->cfg.max_in_total) {
+            cn->stats.msgs_oversized++; /* could never fit */
+            c->closing = 1;
+            break;
+        }
+        if (!head_fits(cn, c)) {
+            cn->stats.input_waits++;
+            break;
+        }
+        if (need > c->reserved) {
+            cn->in_reserved += need - c->reserved;
+            c->reserved = need;
+        }
         if (phn_cn_buf_reserve(&c->in, READ_CHUNK) != PHN_OK) {
             c->closing = 1;
             break;
         }
-        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
+        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, PHN_CN_MSG_DONTWAIT);
         if (n > 0) {
             c->in.len += (size_t)n;
             if (peer != NULL)
@@ -209,7 +281,8 @@ void phn_cn_loop_run(phn_cn *cn)
         fds[2] = (struct pollfd){cn->thr.handoff[0], POLLIN, 0};
         for (size_t i = 0; i < nconn; i++) {
             phn_cn_conn *c = cn->conns.items[i];
-            short ev = in_ev;
+            /* A packet waiting for room in --max-in-total is not read (nor polled). */
+            short ev = head_fits(cn, c) ? in_ev : 0;
             if (phn_cn_buf_avail(&c->out) > 0)
                 ev |= POLLOUT;
             fds[3 + i] = (struct pollfd){ev ? c->fd : -1, ev, 0};
@@ -248,6 +321,13 @@ void phn_cn_loop_run(phn_cn *cn)
             phn_cn_conn_flush(cn->conns.items[k]);
         for (size_t k = 0; k < cn->conns.len;) {
             phn_cn_conn *c = cn->conns.items[k];
+            /* A packet that has not completed within --frame-ms of its first bytes: the
+             * peer is too slow or is holding memory on purpose. */
+            if (!c->closing && c->partial_since != 0 && head_need(c) != 0 &&
+                cn->now_ms - c->partial_since >= (int64_t)cn->cfg.frame_ms) {
+                cn->stats.frames_timed_out++;
+                c->closing = 1;
+            }
             if (c->closing)
                 close_conn(cn, c, 1); /* swaps the last one into k */
             else

@@ -8,6 +8,7 @@
 
 #include "phn_cn.h"
 #include "phn_cn_args.h"
+#include "phn_cn_compat.h"
 #include "phn_cn_loop.h"
 #include "phn_cn_secret.h"
 #include "phn_cn_send.h"
@@ -21,12 +22,19 @@ static int start_node(phn_cn *cn)
 {
     char cookie[EI_MAX_COOKIE_SIZE + 1];
     struct in_addr addr;
-    addr.s_addr = htonl(INADDR_ANY);
+    /* Loopback unless told otherwise: a cluster on several hosts names its address. */
+    addr.s_addr = htonl(INADDR_LOOPBACK);
     if (cn->cfg.bind_addr[0] != '\0' && inet_pton(AF_INET, cn->cfg.bind_addr, &addr) != 1) {
         phn_cn_log(NULL, "bad --bind address");
         return -1;
     }
-    if (phn_cn_cookie_get(&cn->ctl, cookie, sizeof(cookie), COOKIE_WAIT_MS) < 0) {
+    int rc = phn_cn_cookie_get(&cn->ctl, cookie, sizeof(cookie), COOKIE_WAIT_MS);
+    if (rc == PHN_CN_COOKIE_REFUSED) {
+        phn_cn_log(NULL, "refusing an empty cookie or 'nocookie' (is the owning VM "
+                         "distributed, with a cookie set?)");
+        return -1;
+    }
+    if (rc < 0) {
         phn_cn_log(NULL, "no cookie (control channel or environment)");
         return -1;
     }
@@ -36,9 +44,9 @@ static int start_node(phn_cn *cn)
     }
     /* A fresh creation per run, so that pids and refs of a restarted C-node differ. */
     unsigned creation = (unsigned)(time(NULL) ^ ((unsigned)getpid() << 16));
-    int rc = ei_connect_xinit_ussi(&cn->ec, cn->cfg.host, cn->cfg.alive, cn->cfg.node, &addr,
-                                   cookie, creation, &phn_cn_socket_callbacks,
-                                   sizeof(phn_cn_socket_callbacks), NULL);
+    rc = ei_connect_xinit_ussi(&cn->ec, cn->cfg.host, cn->cfg.alive, cn->cfg.node, &addr, cookie,
+                               creation, &phn_cn_socket_callbacks, sizeof(phn_cn_socket_callbacks),
+                               NULL);
     phn_cn_wipe(cookie, sizeof(cookie));
     if (rc < 0) {
         phn_cn_log(NULL, "ei_connect_xinit failed");
@@ -75,7 +83,7 @@ int main(int argc, char **argv)
 {
     static phn_cn cn; /* large (ei_cnode); static keeps it off the stack */
     phn_cn_harden();
-    signal(SIGPIPE, SIG_IGN);
+    phn_cn_ignore_sigpipe(); /* never die of a write to a closed peer */
     phn_cn_config_defaults(&cn.cfg);
     if (phn_cn_args_parse(&cn.cfg, argc, argv) < 0)
         return 2;
@@ -86,7 +94,8 @@ int main(int argc, char **argv)
         goto out;
     if (start_node(&cn) < 0)
         goto out;
-    if (phn_cn_threads_start(&cn.thr, &cn.ec, cn.listen_fd, cn.cfg.handshake_ms) < 0) {
+    if (phn_cn_threads_start(&cn.thr, &cn.ec, cn.listen_fd, cn.cfg.handshake_ms,
+                             (int)cn.cfg.handshakes) < 0) {
         phn_cn_log(NULL, "cannot start threads");
         goto out;
     }

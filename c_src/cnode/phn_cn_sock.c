@@ -1,5 +1,7 @@
 #include "phn_cn_sock.h"
 
+#include "phn_cn_compat.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -8,7 +10,39 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
+
+static _Thread_local unsigned budget_ms; /* 0: no whole-handshake bound */
+static _Thread_local int64_t deadline;   /* monotonic ms; 0: none running */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void phn_cn_sock_budget(unsigned ms)
+{
+    budget_ms = ms;
+    deadline = 0;
+}
+
+void phn_cn_sock_budget_start(void)
+{
+    deadline = budget_ms > 0 ? now_ms() + budget_ms : 0;
+}
+
+void phn_cn_sock_budget_end(void)
+{
+    deadline = 0;
+}
+
+int phn_cn_sock_budget_running(void)
+{
+    return deadline != 0;
+}
 
 /* The context is the descriptor itself; sockets are never 0 (stdin is open). */
 static int fd_of(void *ctx)
@@ -26,6 +60,12 @@ static int wait_fd(int fd, short events, unsigned tmo)
     int ms = tmo == EI_SCLBK_INF_TMO ? -1 : (int)(tmo > 0x7fffffff ? 0x7fffffff : tmo);
     struct pollfd p = {fd, events, 0};
     for (;;) {
+        if (deadline != 0) { /* the whole handshake's budget governs, not ei's step */
+            int64_t left = deadline - now_ms();
+            if (left <= 0)
+                return ETIMEDOUT;
+            ms = (int)(left > 0x7fffffff ? 0x7fffffff : left);
+        }
         int r = poll(&p, 1, ms);
         if (r > 0)
             return 0;
@@ -39,7 +79,7 @@ static int wait_fd(int fd, short events, unsigned tmo)
 static int cb_socket(void **ctx, void *setup_ctx)
 {
     (void)setup_ctx;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = phn_cn_socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return errno;
     *ctx = ctx_of(fd);
@@ -74,12 +114,13 @@ static int cb_accept(void **ctx, void *addr, int *len, unsigned tmo)
     if (err)
         return err;
     socklen_t sz = (socklen_t)*len;
-    /* The accepted socket is blocking (no SOCK_NONBLOCK): ei's handshake expects that. */
-    int fd = accept4(lfd, (struct sockaddr *)addr, &sz, SOCK_CLOEXEC);
+    /* The accepted socket is blocking: ei's handshake expects that. */
+    int fd = phn_cn_accept(lfd, (struct sockaddr *)addr, &sz);
     if (fd < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
     *len = (int)sz;
     *ctx = ctx_of(fd);
+    phn_cn_sock_budget_start(); /* the handshake starts now */
     return 0;
 }
 
@@ -123,7 +164,7 @@ static int cb_write(void *ctx, const char *buf, ssize_t *len, unsigned tmo)
     int err = wait_fd(fd, POLLOUT, tmo);
     if (err)
         return err;
-    ssize_t n = send(fd, buf, (size_t)*len, MSG_NOSIGNAL);
+    ssize_t n = phn_cn_send(fd, buf, (size_t)*len, 0);
     if (n < 0)
         return errno;
     *len = n;

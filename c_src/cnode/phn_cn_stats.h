@@ -9,7 +9,10 @@
     X(msgs_in)                                                                                     \
     X(msgs_unknown)                                                                                \
     X(msgs_malformed)                                                                              \
+    X(msgs_undecodable)                                                                            \
     X(msgs_oversized)                                                                              \
+    X(frames_timed_out)                                                                            \
+    X(input_waits)                                                                                 \
     X(msgs_to_self)                                                                                \
     X(ctl_ignored)                                                                                 \
     X(responses)                                                                                   \

@@ -1,5 +1,8 @@
 #include "phn_cn_threads.h"
 
+#include "phn_cn_compat.h"
+#include "phn_cn_sock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -7,6 +10,8 @@
 
 /* How often the acceptor wakes to look at the stop flag. */
 #define ACCEPT_POLL_MS 250u
+/* Handshakes need little stack; many acceptors should not reserve 8 MiB each. */
+#define THREAD_STACK (1u << 20)
 
 typedef struct connect_request {
     char node[MAXNODELEN + 1];
@@ -14,9 +19,7 @@ typedef struct connect_request {
 
 static int make_pipe(int p[2])
 {
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return -1;
-    return 0;
+    return phn_cn_pipe(p);
 }
 
 static void close_pipe(int p[2])
@@ -48,11 +51,16 @@ static void hand_off(phn_cn_threads *t, int fd, int outbound, const char *node)
 static void *acceptor_main(void *arg)
 {
     phn_cn_threads *t = arg;
+    phn_cn_sock_budget(t->handshake_ms);
     while (!atomic_load(&t->stop)) {
         ErlConnect peer;
         memset(&peer, 0, sizeof(peer));
-        /* The first wait is the stop-flag poll; every handshake step has its own timeout. */
+        /* The first wait is the stop-flag poll; once a connection is accepted, the whole
+         * handshake has --handshake-ms (the socket callbacks start the clock). */
+        phn_cn_sock_budget_end();
         int fd = ei_accept_tmo(t->ec, t->listen_fd, &peer, ACCEPT_POLL_MS);
+        int handshaking = phn_cn_sock_budget_running(); /* not just the stop-flag poll */
+        phn_cn_sock_budget_end();
         if (fd >= 0) {
             if (atomic_load(&t->stop)) {
                 ei_close_connection(fd);
@@ -60,8 +68,8 @@ static void *acceptor_main(void *arg)
             }
             peer.nodename[sizeof(peer.nodename) - 1] = '\0';
             hand_off(t, fd, 0, peer.nodename);
-        } else if (erl_errno != ETIMEDOUT) {
-            /* Wrong cookie, garbage or a dropped handshake: ei already closed it. */
+        } else if (erl_errno != ETIMEDOUT || handshaking) {
+            /* Wrong cookie, garbage, a dropped or timed-out handshake: ei closed it. */
             atomic_fetch_add(&t->handshake_failures, 1);
         }
     }
@@ -71,6 +79,7 @@ static void *acceptor_main(void *arg)
 static void *connector_main(void *arg)
 {
     phn_cn_threads *t = arg;
+    phn_cn_sock_budget(t->handshake_ms);
     for (;;) {
         connect_request req;
         ssize_t n = read(t->requests[0], &req, sizeof(req));
@@ -79,7 +88,9 @@ static void *connector_main(void *arg)
         if (n != (ssize_t)sizeof(req) || atomic_load(&t->stop))
             break; /* EOF: the loop closed its end */
         req.node[sizeof(req.node) - 1] = '\0';
+        phn_cn_sock_budget_start(); /* epmd lookup, connect and handshake: one budget */
         int fd = ei_connect_tmo(t->ec, req.node, t->handshake_ms);
+        phn_cn_sock_budget_end();
         if (fd < 0)
             atomic_fetch_add(&t->handshake_failures, 1);
         hand_off(t, fd < 0 ? -1 : fd, 1, req.node);
@@ -87,8 +98,13 @@ static void *connector_main(void *arg)
     return NULL;
 }
 
-int phn_cn_threads_start(phn_cn_threads *t, ei_cnode *ec, int listen_fd, unsigned handshake_ms)
+int phn_cn_threads_start(phn_cn_threads *t, ei_cnode *ec, int listen_fd, unsigned handshake_ms,
+                         int acceptors)
 {
+    pthread_attr_t attr;
+    int have_attr = pthread_attr_init(&attr) == 0;
+    if (have_attr)
+        (void)pthread_attr_setstacksize(&attr, THREAD_STACK);
     memset(t, 0, sizeof(*t));
     t->handoff[0] = t->handoff[1] = t->requests[0] = t->requests[1] = -1;
     t->ec = ec;
@@ -103,14 +119,21 @@ int phn_cn_threads_start(phn_cn_threads *t, ei_cnode *ec, int listen_fd, unsigne
         fcntl(t->handoff[1], F_SETFL, O_NONBLOCK) < 0 ||
         fcntl(t->requests[1], F_SETFL, O_NONBLOCK) < 0)
         goto fail;
-    for (; t->acceptors < PHN_CN_ACCEPTORS; t->acceptors++)
-        if (pthread_create(&t->acceptor[t->acceptors], NULL, acceptor_main, t) != 0)
+    if (acceptors < 1 || acceptors > PHN_CN_ACCEPTORS_MAX)
+        goto fail;
+    for (; t->acceptors < acceptors; t->acceptors++)
+        if (pthread_create(&t->acceptor[t->acceptors], have_attr ? &attr : NULL, acceptor_main,
+                           t) != 0)
             goto fail;
-    if (pthread_create(&t->connector, NULL, connector_main, t) != 0)
+    if (pthread_create(&t->connector, have_attr ? &attr : NULL, connector_main, t) != 0)
         goto fail;
     t->have_connector = 1;
+    if (have_attr)
+        pthread_attr_destroy(&attr);
     return 0;
 fail:
+    if (have_attr)
+        pthread_attr_destroy(&attr);
     phn_cn_threads_stop(t);
     return -1;
 }

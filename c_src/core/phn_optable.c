@@ -25,10 +25,21 @@
 typedef struct op_entry {
     void *payload;
     int64_t deadline;
+    uint64_t hash; /* kept so that expiry finds the slot without rehashing the key */
     size_t heap_pos;
     size_t keylen;
     uint8_t key[];
 } op_entry;
+
+/* What a lookup looks for: a byte key (match NULL) or a caller's key (match and arg). */
+typedef struct probe {
+    uint64_t hash;
+    const uint8_t *key;
+    size_t keylen;
+    phn_optable_match_fn match;
+    const void *arg;
+    void *ctx;
+} probe;
 
 /* The hash is kept in the slot so that probing and rehashing never touch the entries. */
 typedef struct op_slot {
@@ -97,9 +108,21 @@ static int valid_key(const uint8_t *key, size_t keylen)
     return keylen <= PHN_OPTABLE_MAX_KEY && (key != NULL || keylen == 0);
 }
 
-static uint64_t key_hash(const uint8_t *key, size_t keylen)
+static probe byte_probe(const uint8_t *key, size_t keylen)
 {
-    return phn_hash_bytes(key, keylen, OPTABLE_SEED);
+    return (probe){phn_hash_bytes(key, keylen, OPTABLE_SEED), key, keylen, NULL, NULL, NULL};
+}
+
+static probe custom_probe(const phn_optable_key *k)
+{
+    return (probe){k->hash, NULL, 0, k->match, k->arg, k->ctx};
+}
+
+static int matches(const op_entry *e, const probe *p)
+{
+    if (p->match != NULL)
+        return p->match(e->payload, p->arg, p->ctx);
+    return e->keylen == p->keylen && (p->keylen == 0 || memcmp(e->key, p->key, p->keylen) == 0);
 }
 
 static shard *shard_of(const phn_optable *t, uint64_t h)
@@ -113,18 +136,16 @@ static void count_probe(const phn_optable *t)
         t->counters->probes++;
 }
 
-/* Index of the slot of s holding key, or s->cap when absent. */
-static size_t find_slot(const phn_optable *t, const shard *s, const uint8_t *key, size_t keylen,
-                        uint64_t h)
+/* Index of the slot of s holding the probed key, or s->cap when absent. */
+static size_t find_slot(const phn_optable *t, const shard *s, const probe *p)
 {
     size_t mask = s->cap - 1;
-    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+    for (size_t i = (size_t)p->hash & mask;; i = (i + 1) & mask) {
         const op_slot *slot = &s->slots[i];
         count_probe(t);
         if (slot->entry == NULL)
             return s->cap;
-        if (slot->hash == h && slot->entry->keylen == keylen &&
-            (keylen == 0 || memcmp(slot->entry->key, key, keylen) == 0))
+        if (slot->hash == p->hash && matches(slot->entry, p))
             return i;
     }
 }
@@ -321,14 +342,11 @@ void phn_optable_free(phn_optable *t, phn_payload_free_fn free_payload, void *ct
     phn_free(t);
 }
 
-int phn_optable_insert(phn_optable *t, const uint8_t *key, size_t keylen, int64_t deadline,
-                       void *payload)
+static int insert(phn_optable *t, const probe *p, int64_t deadline, void *payload)
 {
-    if (!valid_key(key, keylen) || payload == NULL)
-        return PHN_EINVAL;
-    uint64_t h = key_hash(key, keylen);
+    uint64_t h = p->hash;
     shard *s = shard_of(t, h);
-    if (find_slot(t, s, key, keylen, h) != s->cap)
+    if (find_slot(t, s, p) != s->cap)
         return PHN_EEXIST;
     if (t->max_ops != 0 && t->size >= t->max_ops)
         return PHN_ELIMIT;
@@ -343,14 +361,15 @@ int phn_optable_insert(phn_optable *t, const uint8_t *key, size_t keylen, int64_
             return PHN_ENOMEM;
         }
     }
-    op_entry *e = phn_malloc(entry_size(keylen));
+    op_entry *e = phn_malloc(entry_size(p->keylen));
     if (e == NULL)
         return PHN_ENOMEM;
     e->payload = payload;
     e->deadline = deadline;
-    e->keylen = keylen;
-    if (keylen != 0)
-        memcpy(e->key, key, keylen);
+    e->hash = h;
+    e->keylen = p->keylen;
+    if (p->keylen != 0)
+        memcpy(e->key, p->key, p->keylen);
     if (phn_heap_push(&t->expiry, deadline, (uint64_t)(uintptr_t)e) != PHN_OK) {
         phn_free(e);
         return PHN_ENOMEM;
@@ -358,28 +377,72 @@ int phn_optable_insert(phn_optable *t, const uint8_t *key, size_t keylen, int64_
     place(s->slots, s->cap, h, e);
     s->size++;
     t->size++;
-    t->entry_bytes += entry_size(keylen);
+    t->entry_bytes += entry_size(p->keylen);
     return PHN_OK;
+}
+
+int phn_optable_insert(phn_optable *t, const uint8_t *key, size_t keylen, int64_t deadline,
+                       void *payload)
+{
+    if (!valid_key(key, keylen) || payload == NULL)
+        return PHN_EINVAL;
+    probe p = byte_probe(key, keylen);
+    return insert(t, &p, deadline, payload);
+}
+
+int phn_optable_insert_key(phn_optable *t, const phn_optable_key *key, int64_t deadline,
+                           void *payload)
+{
+    if (key == NULL || key->match == NULL || payload == NULL)
+        return PHN_EINVAL;
+    probe p = custom_probe(key);
+    return insert(t, &p, deadline, payload);
+}
+
+static void *get(const phn_optable *t, const probe *p)
+{
+    const shard *s = shard_of(t, p->hash);
+    size_t i = find_slot(t, s, p);
+    return i == s->cap ? NULL : s->slots[i].entry->payload;
+}
+
+static void *remove_probed(phn_optable *t, const probe *p)
+{
+    shard *s = shard_of(t, p->hash);
+    size_t i = find_slot(t, s, p);
+    return i == s->cap ? NULL : drop(t, s, i);
 }
 
 void *phn_optable_get(const phn_optable *t, const uint8_t *key, size_t keylen)
 {
     if (!valid_key(key, keylen))
         return NULL;
-    uint64_t h = key_hash(key, keylen);
-    const shard *s = shard_of(t, h);
-    size_t i = find_slot(t, s, key, keylen, h);
-    return i == s->cap ? NULL : s->slots[i].entry->payload;
+    probe p = byte_probe(key, keylen);
+    return get(t, &p);
+}
+
+void *phn_optable_get_key(const phn_optable *t, const phn_optable_key *key)
+{
+    if (key == NULL || key->match == NULL)
+        return NULL;
+    probe p = custom_probe(key);
+    return get(t, &p);
 }
 
 void *phn_optable_remove(phn_optable *t, const uint8_t *key, size_t keylen)
 {
     if (!valid_key(key, keylen))
         return NULL;
-    uint64_t h = key_hash(key, keylen);
-    shard *s = shard_of(t, h);
-    size_t i = find_slot(t, s, key, keylen, h);
-    return i == s->cap ? NULL : drop(t, s, i);
+    probe p = byte_probe(key, keylen);
+    return remove_probed(t, &p);
+}
+
+void *phn_optable_remove_key(phn_optable *t, const phn_optable_key *key)
+{
+    if (key == NULL || key->match == NULL)
+        return NULL;
+    probe p = custom_probe(key);
+    return remove_probed(t, &p);
 }
 
 void *phn_optable_pop_expired(phn_optable *t, int64_t now, const uint8_t **key_out,
@@ -394,9 +457,8 @@ void *phn_optable_pop_expired(phn_optable *t, int64_t now, const uint8_t **key_o
     t->last_keylen = e->keylen;
     if (e->keylen != 0)
         memcpy(t->last_key, e->key, e->keylen);
-    uint64_t h = key_hash(e->key, e->keylen);
-    shard *s = shard_of(t, h);
-    void *payload = drop(t, s, slot_of_entry(t, s, e, h));
+    shard *s = shard_of(t, e->hash);
+    void *payload = drop(t, s, slot_of_entry(t, s, e, e->hash));
     if (key_out != NULL)
         *key_out = t->last_key;
     if (keylen_out != NULL)
@@ -413,18 +475,31 @@ void *phn_optable_peek_expired(const phn_optable *t, int64_t now)
     return entry_of(id)->payload;
 }
 
-int phn_optable_set_deadline(phn_optable *t, const uint8_t *key, size_t keylen, int64_t deadline)
+static int set_deadline(phn_optable *t, const probe *p, int64_t deadline)
 {
-    if (!valid_key(key, keylen))
-        return PHN_EINVAL;
-    uint64_t h = key_hash(key, keylen);
-    shard *s = shard_of(t, h);
-    size_t i = find_slot(t, s, key, keylen, h);
+    shard *s = shard_of(t, p->hash);
+    size_t i = find_slot(t, s, p);
     if (i == s->cap)
         return PHN_ENOTFOUND;
     op_entry *e = s->slots[i].entry;
     e->deadline = deadline;
     return phn_heap_update_at(&t->expiry, e->heap_pos, deadline);
+}
+
+int phn_optable_set_deadline(phn_optable *t, const uint8_t *key, size_t keylen, int64_t deadline)
+{
+    if (!valid_key(key, keylen))
+        return PHN_EINVAL;
+    probe p = byte_probe(key, keylen);
+    return set_deadline(t, &p, deadline);
+}
+
+int phn_optable_set_deadline_key(phn_optable *t, const phn_optable_key *key, int64_t deadline)
+{
+    if (key == NULL || key->match == NULL)
+        return PHN_EINVAL;
+    probe p = custom_probe(key);
+    return set_deadline(t, &p, deadline);
 }
 
 void phn_optable_set_counters(phn_optable *t, phn_counters *c)

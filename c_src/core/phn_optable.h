@@ -1,8 +1,9 @@
-/* The pending-operation table: operations keyed by an opaque byte string (the external
- * term format of a transaction reference), each with a deadline in ms and a caller-owned
- * payload. Lookups, inserts and removals are O(1) expected; an embedded min-heap gives the
- * earliest deadline in O(1) and expires in O(log n). Removal uses backward-shift deletion,
- * so there are no tombstones and the table never degrades under churn. A big table is
+/* The pending-operation table: operations keyed by an opaque byte string (the C-node: the
+ * external term format of a transaction reference) or by a key the caller hashes and
+ * compares itself (the NIF: the reference term, see phn_optable_key), each with a deadline in ms
+ * and a caller-owned payload. Lookups, inserts and removals are O(1) expected; an embedded min-heap
+ * gives the earliest deadline in O(1) and expires in O(log n). Removal uses backward-shift
+ * deletion, so there are no tombstones and the table never degrades under churn. A big table is
  * split into 256 shards resized one at a time, so that no single insert or removal
  * rehashes more than about 1/256 of the entries. */
 #ifndef PHN_OPTABLE_H
@@ -32,6 +33,25 @@ void phn_optable_free(phn_optable *t, phn_payload_free_fn free_payload, void *ct
  * which would be indistinguishable from "absent"). On error nothing changed. */
 int phn_optable_insert(phn_optable *t, const uint8_t *key, size_t keylen, int64_t deadline,
                        void *payload);
+
+/* Keys the caller hashes and compares: the table keeps no key bytes, only the hash, and
+ * asks match(payload, arg, ctx) whether an entry of the same hash holds the probed key (so
+ * the key lives in the payload). One table may mix both kinds only if no byte key can
+ * match a caller's key; the NIF uses caller keys alone. */
+typedef int (*phn_optable_match_fn)(const void *payload, const void *arg, void *ctx);
+typedef struct phn_optable_key {
+    uint64_t hash;
+    phn_optable_match_fn match; /* required */
+    const void *arg;
+    void *ctx;
+} phn_optable_key;
+
+/* As their byte-key counterparts: PHN_EINVAL when key or match is NULL (or payload NULL). */
+int phn_optable_insert_key(phn_optable *t, const phn_optable_key *key, int64_t deadline,
+                           void *payload);
+void *phn_optable_get_key(const phn_optable *t, const phn_optable_key *key);
+void *phn_optable_remove_key(phn_optable *t, const phn_optable_key *key);
+int phn_optable_set_deadline_key(phn_optable *t, const phn_optable_key *key, int64_t deadline);
 
 /* The payload, or NULL when absent. */
 void *phn_optable_get(const phn_optable *t, const uint8_t *key, size_t keylen);

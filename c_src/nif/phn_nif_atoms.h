@@ -78,7 +78,8 @@
     X(tr_probes, "probes")                                                                         \
     X(tr_heap_moves, "heap_moves")                                                                 \
     X(tr_records, "records")                                                                       \
-    X(tr_completes, "completes")
+    X(tr_completes, "completes")                                                                   \
+    X(tr_key_units, "key_units")
 
 #define PHN_ATOMS(X)                                                                               \
     PHN_ATOMS_COMMON(X)                                                                            \

@@ -116,10 +116,16 @@ int phn_flat_encode(ErlNifEnv *env, ERL_NIF_TERM term, size_t limit, phn_bytes *
             break;
         case ERL_NIF_TERM_TYPE_INTEGER: {
             ErlNifSInt64 v;
-            if (enif_get_int64(env, t, &v))
+            ErlNifUInt64 u;
+            if (enif_get_int64(env, t, &v)) {
                 TRY(put_header(out, F_INT, phn_zigzag((int64_t)v)));
-            else
+            } else if (limit != SIZE_MAX && !enif_get_uint64(env, t, &u)) {
+                /* A bignum beyond 64 bits: no size without a copy (as bitstrings). */
+                rc = PHN_ELIMIT;
+                goto out;
+            } else {
                 TRY(put_ext(env, t, out, &weight));
+            }
             break;
         }
         case ERL_NIF_TERM_TYPE_FLOAT: {
@@ -190,6 +196,11 @@ int phn_flat_encode(ErlNifEnv *env, ERL_NIF_TERM term, size_t limit, phn_bytes *
                 TRY(put_ext(env, t, out, &weight));
                 break;
             }
+            /* Every element costs at least 1: past the limit before anything is pushed. */
+            if (add(weight, (size_t)arity) > limit) {
+                rc = PHN_ELIMIT;
+                goto out;
+            }
             TRY(put_header(out, F_TUPLE, (uint64_t)arity));
             for (int i = arity; i-- > 0;)
                 TRY(push(&stack, elems[i]));
@@ -198,6 +209,12 @@ int phn_flat_encode(ErlNifEnv *env, ERL_NIF_TERM term, size_t limit, phn_bytes *
         case ERL_NIF_TERM_TYPE_MAP: {
             ErlNifMapIterator it;
             ERL_NIF_TERM k, v;
+            size_t pairs;
+            /* Every key and value costs at least 1: past the limit before iterating. */
+            if (enif_get_map_size(env, t, &pairs) && pairs > (limit - weight) / 2) {
+                rc = PHN_ELIMIT;
+                goto out;
+            }
             if (!enif_map_iterator_create(env, t, &it, ERL_NIF_MAP_ITERATOR_FIRST)) {
                 TRY(put_ext(env, t, out, &weight));
                 break;
@@ -221,7 +238,16 @@ int phn_flat_encode(ErlNifEnv *env, ERL_NIF_TERM term, size_t limit, phn_bytes *
                 TRY(push(&stack, items.items[2 * i]));
             break;
         }
-        default: /* references, funs, ports */
+        case ERL_NIF_TERM_TYPE_FUN:
+            /* A fun's environment may hold anything (a big binary): its size is unknown
+             * without a copy, so only an unbounded walk (dirty) encodes it. */
+            if (limit != SIZE_MAX) {
+                rc = PHN_ELIMIT;
+                goto out;
+            }
+            TRY(put_ext(env, t, out, &weight));
+            break;
+        default: /* references, ports */
             TRY(put_ext(env, t, out, &weight));
             break;
         }

@@ -27,9 +27,11 @@
 
 /* Append term's image to out, and its weight to *weight (if not NULL). PHN_OK,
  * PHN_ENOMEM, or PHN_ELIMIT as soon as the weight passes limit (out then holds a part of
- * an image: discard it). With limit below SIZE_MAX, a bitstring with trailing bits is
- * PHN_ELIMIT too (its size is unknown to the NIF API without a copy): such a term is
- * written only by an unbounded walk, on a dirty scheduler. */
+ * an image: discard it); a tuple or a map too big for the limit is refused before its
+ * elements are walked. With limit below SIZE_MAX, a bitstring with trailing bits, a fun
+ * and an integer beyond 64 bits are PHN_ELIMIT too (their size is unknown to the NIF API
+ * without a copy): such a term is written only by an unbounded walk, on a dirty
+ * scheduler. */
 int phn_flat_encode(ErlNifEnv *env, ERL_NIF_TERM term, size_t limit, phn_bytes *out,
                     size_t *weight);
 

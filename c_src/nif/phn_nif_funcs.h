@@ -22,6 +22,7 @@
     X(tracker_new, 2, phn_nif_tracker_new, 0)                                                      \
     X(tracker_track, 5, phn_nif_tracker_track, 0)                                                  \
     X(tracker_record, 5, phn_nif_tracker_record, 0)                                                \
+    X(tracker_count, 3, phn_nif_tracker_count, 0)                                                  \
     X(tracker_get, 2, phn_nif_tracker_get, 0)                                                      \
     X(tracker_peek, 2, phn_nif_tracker_peek, 0)                                                    \
     X(tracker_take, 2, phn_nif_tracker_take, 0)                                                    \

@@ -1,9 +1,12 @@
 /* phn_tracker: the resource. A tracker is created by (and owned by) the calling process,
- * which it monitors: when the owner goes down, or close/1 is called, or the last reference
- * is dropped, its table is detached under the lock (the tracker then reads as empty and
- * closed) and freed. Freeing a table is O(operations); a big one is handed to a reaper
- * thread, so that the exiting owner's scheduler (which runs the monitor callback) is never
- * held for long. Global counters (stats/0) include tables still waiting for the reaper. */
+ * which it monitors; while monitored, the resource is kept alive (enif_keep_resource), so
+ * that a tracker no term refers to still lives as long as its owner. When the owner goes
+ * down, or close/1 is called, its table is detached under the lock (the tracker then reads
+ * as empty and closed) and freed, and the keep is released: the destructor runs once no
+ * term refers to it either. Freeing a table costs O(blocks); a big one is handed to the
+ * reaper thread, so that the exiting owner's scheduler (which runs the monitor callback)
+ * is never held for long. Global counters (stats/0) include tables still waiting for the
+ * reaper. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -13,14 +16,11 @@
 #include "phn_nif_terms.h"
 #include "phn_nif_tracker.h"
 
-/* Tables with at most this many operations are freed on the spot (well under 1 ms). */
-#define TR_FREE_INLINE 2000
-
 static ErlNifResourceType *tr_type;
 
 /* --- global accounting (stats/0) ------------------------------------------------------- */
 
-static atomic_llong g_trackers, g_ops, g_bytes, g_kept_terms, g_reaping;
+static atomic_llong g_trackers, g_ops, g_bytes, g_kept_terms;
 
 static void g_add(atomic_llong *c, long long d)
 {
@@ -51,16 +51,25 @@ static void sync_table_bytes(tracker *t)
     t->table_bytes = now;
 }
 
-void tr_account_insert(tracker *t, const tr_op *op)
+void tr_account_table_freed(size_t table_bytes)
 {
+    g_add(&g_bytes, -(long long)table_bytes);
+}
+
+void tr_account_insert(tracker *t, tr_op *op)
+{
+    op->free_cost = tr_op_free_cost(op);
+    t->free_cost += op->free_cost;
     t->op_bytes += op->bytes;
     if (TR_OP_HAS_TERMS(op))
         t->kept_terms++;
     sync_table_bytes(t);
 }
 
-void tr_account_remove(tracker *t, const tr_op *op)
+void tr_account_remove(tracker *t, tr_op *op)
 {
+    tr_keys_drop(t, op);
+    t->free_cost -= op->free_cost;
     t->op_bytes -= op->bytes;
     if (TR_OP_HAS_TERMS(op))
         t->kept_terms--;
@@ -70,90 +79,17 @@ void tr_account_remove(tracker *t, const tr_op *op)
 void tr_account_bytes(tracker *t, tr_op *op, long long delta, int in_table)
 {
     op->bytes = (size_t)((long long)op->bytes + delta);
-    if (in_table)
+    if (in_table) {
         t->op_bytes = (size_t)((long long)t->op_bytes + delta);
+        t->free_cost -= op->free_cost;
+        op->free_cost = tr_op_free_cost(op);
+        t->free_cost += op->free_cost;
+    }
     g_add(&g_bytes, delta);
 }
 
-/* --- the reaper -------------------------------------------------------------------------- */
-
-typedef struct reap_item {
-    struct reap_item *next;
-    phn_optable *table;
-    size_t ops;
-    size_t table_bytes;
-} reap_item;
-
-/* The lock is created by the first load and never destroyed: a destructor or a monitor
- * callback may still run after the last unload (the VM keeps the library while resources
- * live), and it must find a valid lock. */
-static ErlNifMutex *reap_lock;
-static ErlNifCond *reap_cond;
-static ErlNifTid reap_tid;
-static int reap_instances, reap_started, reap_stopping;
-static reap_item *reap_head, *reap_tail;
-
-static void free_table(phn_optable *table, size_t ops, size_t table_bytes)
-{
-    phn_optable_free(table, tr_op_free_payload, NULL);
-    g_add(&g_bytes, -(long long)table_bytes);
-    (void)ops;
-}
-
-static void *reaper_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        enif_mutex_lock(reap_lock);
-        while (reap_head == NULL && !reap_stopping)
-            enif_cond_wait(reap_cond, reap_lock);
-        reap_item *item = reap_head;
-        if (item == NULL) { /* stopping, and everything is freed */
-            enif_mutex_unlock(reap_lock);
-            return NULL;
-        }
-        reap_head = item->next;
-        if (reap_head == NULL)
-            reap_tail = NULL;
-        enif_mutex_unlock(reap_lock);
-        free_table(item->table, item->ops, item->table_bytes);
-        g_add(&g_reaping, -(long long)item->ops);
-        phn_free(item);
-    }
-}
-
-/* Free a detached table: here when small or when no reaper can take it, else later. */
-static void dispose_table(phn_optable *table, size_t ops, size_t table_bytes)
-{
-    if (table == NULL)
-        return;
-    if (ops > TR_FREE_INLINE && reap_lock != NULL) {
-        reap_item *item = phn_malloc(sizeof(*item));
-        enif_mutex_lock(reap_lock);
-        if (item != NULL && reap_instances > 0 && !reap_stopping) {
-            if (!reap_started &&
-                enif_thread_create("phn_tracker_reaper", &reap_tid, reaper_main, NULL, NULL) == 0)
-                reap_started = 1;
-            if (reap_started) {
-                *item = (reap_item){NULL, table, ops, table_bytes};
-                if (reap_tail != NULL)
-                    reap_tail->next = item;
-                else
-                    reap_head = item;
-                reap_tail = item;
-                g_add(&g_reaping, (long long)ops);
-                enif_cond_signal(reap_cond);
-                enif_mutex_unlock(reap_lock);
-                return;
-            }
-        }
-        enif_mutex_unlock(reap_lock);
-        phn_free(item);
-    }
-    free_table(table, ops, table_bytes);
-}
-
-/* Detach the table (the tracker reads as closed and empty from now on) and free it. */
+/* Detach the table and the key environments (the tracker reads as closed and empty from
+ * now on) and free them: here when cheap, else in the reaper. */
 static void close_tracker(tracker *t)
 {
     if (t->lock == NULL)
@@ -162,12 +98,16 @@ static void close_tracker(tracker *t)
     phn_optable *table = t->table;
     size_t ops = table != NULL ? phn_optable_size(table) : 0;
     size_t table_bytes = t->table_bytes;
+    size_t cost = t->free_cost + tr_keys_units(t) / 1600;
+    ErlNifEnv *env0 = t->keys[0].env, *env1 = t->keys[1].env;
     t->table = NULL;
     t->table_bytes = 0; /* still in g_bytes until the table is freed */
     t->op_bytes = 0;
     t->kept_terms = 0;
+    t->free_cost = 0;
+    memset(t->keys, 0, sizeof(t->keys));
     enif_mutex_unlock(t->lock);
-    dispose_table(table, ops, table_bytes);
+    tr_dispose_table(table, ops, table_bytes, cost, env0, env1);
 }
 
 /* --- resource type ----------------------------------------------------------------------- */
@@ -183,18 +123,28 @@ static void tr_dtor(ErlNifEnv *env, void *obj)
     g_add(&g_bytes, -(long long)sizeof(tracker));
 }
 
+/* 1 when this call ended the monitor (and so owns the release of the keep). */
+static int end_monitor(tracker *t)
+{
+    enif_mutex_lock(t->lock);
+    int was = t->monitored;
+    t->monitored = 0;
+    enif_mutex_unlock(t->lock);
+    return was;
+}
+
 static void tr_down(ErlNifEnv *env, void *obj, ErlNifPid *pid, ErlNifMonitor *mon)
 {
     (void)env;
     (void)pid;
     (void)mon;
     tracker *t = obj;
-    if (t->lock != NULL) {
-        enif_mutex_lock(t->lock);
-        t->monitored = 0;
-        enif_mutex_unlock(t->lock);
-    }
+    if (t->lock == NULL)
+        return;
+    int release = end_monitor(t);
     close_tracker(t);
+    if (release)
+        enif_release_resource(t); /* last: the destructor may run now */
 }
 
 int phn_nif_tracker_load(ErlNifEnv *env)
@@ -208,36 +158,12 @@ int phn_nif_tracker_load(ErlNifEnv *env)
     if (type == NULL)
         return -1;
     tr_type = type;
-    if (reap_lock == NULL) {
-        reap_lock = enif_mutex_create("phn_tracker_reap");
-        reap_cond = enif_cond_create("phn_tracker_reap");
-        if (reap_lock == NULL || reap_cond == NULL)
-            return -1;
-    }
-    enif_mutex_lock(reap_lock);
-    reap_instances++;
-    enif_mutex_unlock(reap_lock);
-    return 0;
+    return tr_reap_load();
 }
 
 void phn_nif_tracker_unload(void)
 {
-    if (reap_lock == NULL)
-        return;
-    enif_mutex_lock(reap_lock);
-    int stop = --reap_instances == 0 && reap_started;
-    if (stop) {
-        reap_stopping = 1;
-        enif_cond_signal(reap_cond);
-    }
-    enif_mutex_unlock(reap_lock);
-    if (stop) {
-        enif_thread_join(reap_tid, NULL); /* it drains the queue first */
-        enif_mutex_lock(reap_lock);
-        reap_started = 0;
-        reap_stopping = 0;
-        enif_mutex_unlock(reap_lock);
-    }
+    tr_reap_unload();
 }
 
 int tr_get(ErlNifEnv *env, ERL_NIF_TERM term, tracker **t)
@@ -292,6 +218,8 @@ ERL_NIF_TERM phn_nif_tracker_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     phn_optable_set_counters(t->table, &t->counters);
     sync_table_bytes(t);
     t->monitored = enif_monitor_process(env, t, &self, &t->monitor) == 0;
+    if (t->monitored)
+        enif_keep_resource(t); /* released when the monitor ends (down or close) */
     ERL_NIF_TERM term = enif_make_resource(env, t);
     enif_release_resource(t);
     return term;
@@ -304,13 +232,12 @@ ERL_NIF_TERM phn_nif_tracker_close(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     tracker *t;
     if (!tr_get(env, argv[0], &t))
         return enif_make_badarg(env);
-    enif_mutex_lock(t->lock);
-    int monitored = t->monitored;
-    t->monitored = 0;
-    enif_mutex_unlock(t->lock);
-    if (monitored)
+    int release = end_monitor(t);
+    if (release)
         (void)enif_demonitor_process(env, t, &t->monitor);
     close_tracker(t);
+    if (release)
+        enif_release_resource(t); /* the caller's term still holds it */
     return phn_atoms.ok;
 }
 
@@ -348,6 +275,7 @@ ERL_NIF_TERM phn_nif_tracker_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     uint64_t unknown = t->ignored_unknown, unexpected = t->ignored_unexpected,
              extra = t->ignored_extra, records = t->records, completes = t->completes;
     phn_counters counters = t->counters;
+    size_t key_units = tr_keys_units(t);
     ErlNifPid owner = t->owner;
     enif_mutex_unlock(t->lock);
 
@@ -356,10 +284,11 @@ ERL_NIF_TERM phn_nif_tracker_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
     ERL_NIF_TERM ig_values[] = {enif_make_uint64(env, unknown), enif_make_uint64(env, unexpected),
                                 enif_make_uint64(env, extra)};
     ERL_NIF_TERM dbg_keys[] = {phn_atoms.tr_probes, phn_atoms.tr_heap_moves, phn_atoms.tr_records,
-                               phn_atoms.tr_completes};
+                               phn_atoms.tr_completes, phn_atoms.tr_key_units};
     ERL_NIF_TERM dbg_values[] = {enif_make_uint64(env, counters.probes),
                                  enif_make_uint64(env, counters.heap_moves),
-                                 enif_make_uint64(env, records), enif_make_uint64(env, completes)};
+                                 enif_make_uint64(env, records), enif_make_uint64(env, completes),
+                                 enif_make_uint64(env, key_units)};
     ERL_NIF_TERM keys[] = {
         phn_atoms.tr_ops,     phn_atoms.tr_bytes,   phn_atoms.tr_kept_terms,
         phn_atoms.tr_ignored, phn_atoms.tr_max_ops, phn_atoms.tr_max_nodes_per_op,
@@ -369,7 +298,7 @@ ERL_NIF_TERM phn_nif_tracker_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
         enif_make_uint64(env, kept_terms),   map_of(env, ig_keys, ig_values, 3),
         enif_make_uint64(env, t->max_ops),   enif_make_uint64(env, t->max_nodes),
         enif_make_pid(env, &owner),          closed ? phn_atoms.true_ : phn_atoms.false_,
-        map_of(env, dbg_keys, dbg_values, 4)};
+        map_of(env, dbg_keys, dbg_values, 5)};
     return map_of(env, keys, values, sizeof(keys) / sizeof(keys[0]));
 }
 
@@ -382,6 +311,6 @@ ERL_NIF_TERM phn_nif_tracker_global_stats(ErlNifEnv *env, int argc, const ERL_NI
     ERL_NIF_TERM values[] = {
         enif_make_int64(env, g_read(&g_trackers)), enif_make_int64(env, g_read(&g_ops)),
         enif_make_int64(env, g_read(&g_bytes)), enif_make_int64(env, g_read(&g_kept_terms)),
-        enif_make_int64(env, g_read(&g_reaping))};
+        enif_make_int64(env, tr_reaping_ops())};
     return map_of(env, keys, values, 5);
 }

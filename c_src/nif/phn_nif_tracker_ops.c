@@ -1,11 +1,13 @@
-/* phn_tracker's operations. Every call validates its terms (badarg), writes the images
- * of the terms it keeps before taking the tracker's lock, takes the lock only around table
- * and progress work, and reads big terms back after the lock is released when the
- * operation has left the table. A call whose copying would walk more than TR_DIRTY_WORK
- * elements runs on a dirty CPU scheduler: known up front from its arguments (the length of
- * Expected), found while writing an image (phn_flat_encode stops at the budget), or found
- * under the lock (the operation's kept terms are big), in which case it lets the lock go
- * and reschedules itself dirty; the dirty run starts over. */
+/* phn_tracker's operations. Every call validates its terms (badarg), checks its reference
+ * against the key cap before any other work, writes the images of the terms it keeps
+ * before taking the tracker's lock, takes the lock only around table and progress work,
+ * and builds the terms it hands back after the lock is released: from the operation when
+ * it left the table, else from a snapshot that holds its images (not copies). Operations
+ * that are costly to free are freed by the reaper. A call whose copying would walk more
+ * than TR_DIRTY_WORK elements runs on a dirty CPU scheduler: known up front from its
+ * arguments (the length of Expected), found while writing an image (phn_flat_encode stops
+ * at the budget), or found under the lock (the operation's kept terms are big), in which
+ * case it lets the lock go and reschedules itself dirty; the dirty run starts over. */
 #include <string.h>
 
 #include "phn_alloc.h"
@@ -15,37 +17,25 @@
 #include "phn_nif_tracker.h"
 #include "phn_status.h"
 
-/* What building one operation's info costs beyond its terms, in elements (a pop, a map,
- * the frees): keeps a cleanup batch on a normal scheduler well under a millisecond. */
-#define TR_OP_COST 50
-/* Cleanup batches never hold more operations than this, dirty or not. */
-#define TR_MAX_BATCH 100000
-
 typedef ERL_NIF_TERM (*tr_nif_fn)(ErlNifEnv *, int, const ERL_NIF_TERM[]);
-
-typedef struct tr_key {
-    size_t len;
-    uint8_t bytes[PHN_OPTABLE_MAX_KEY];
-} tr_key;
-
-/* The key of a transaction reference: its external term format (=:= terms encode alike). */
-static int key_of(ErlNifEnv *env, ERL_NIF_TERM ref, tr_key *k)
-{
-    ErlNifBinary bin;
-    if (!enif_term_to_binary(env, ref, &bin))
-        return 0;
-    int ok = bin.size <= PHN_OPTABLE_MAX_KEY;
-    if (ok) {
-        memcpy(k->bytes, bin.data, bin.size);
-        k->len = bin.size;
-    }
-    enif_release_binary(&bin);
-    return ok;
-}
 
 static int tracker_and_key(ErlNifEnv *env, const ERL_NIF_TERM argv[], tracker **t, tr_key *k)
 {
-    return tr_get(env, argv[0], t) && key_of(env, argv[1], k);
+    return tr_get(env, argv[0], t) && tr_key_of(env, argv[1], k);
+}
+
+static tr_op *find(const tracker *t, const tr_key *k)
+{
+    phn_optable_key probe = tr_key_probe(k);
+    return t->table != NULL ? phn_optable_get_key(t->table, &probe) : NULL;
+}
+
+/* Under the lock: remove the operation (found by find) from the table. */
+static void remove_op(tracker *t, const tr_key *k, tr_op *op)
+{
+    phn_optable_key probe = tr_key_probe(k);
+    (void)phn_optable_remove_key(t->table, &probe);
+    tr_account_remove(t, op);
 }
 
 /* {meta, M} -> 1 and *meta; none / keep -> 0 and *given = 0; anything else -> -1. */
@@ -153,7 +143,7 @@ static ERL_NIF_TERM track_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], size_t 
     phn_progress *p = NULL;
     int parsed = parse_expected(env, argv[2], t->max_nodes, &p);
     if (parsed != PARSE_OK) {
-        tr_blob_free(kept);
+        tr_blob_release(kept);
         if (parsed == PARSE_LIMIT)
             return error_tuple(env, phn_atoms.tr_limit);
         return parsed == PARSE_ENOMEM ? phn_raise_enomem(env) : enif_make_badarg(env);
@@ -163,7 +153,7 @@ static ERL_NIF_TERM track_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], size_t 
                     ? phn_calloc(1, sizeof(tr_op) + nodes * sizeof(tr_blob *))
                     : NULL;
     if (op == NULL) {
-        tr_blob_free(kept);
+        tr_blob_release(kept);
         phn_progress_free(p);
         return phn_raise_enomem(env);
     }
@@ -171,21 +161,34 @@ static ERL_NIF_TERM track_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], size_t 
     op->deadline = deadline;
     op->meta = kept;
     op->meta_weight = meta_weight;
-    /* Blocks: this one, the progress (struct, node index, node array), the table entry. */
+    /* Blocks: this one, the progress (struct, node index, node array), the table entry;
+     * and the key's copy (its size as measured). */
     op->bytes = sizeof(tr_op) + nodes * sizeof(tr_blob *) + phn_progress_bytes(p) +
-                5 * TR_ALLOC_OVERHEAD + tr_blob_bytes(kept);
+                5 * TR_ALLOC_OVERHEAD + tr_blob_bytes(kept) + k.units;
     tr_global_op(op, 1);
     if (has_meta)
         tr_global_kept_term(1);
 
+    ErlNifEnv *emptied = NULL;
+    size_t emptied_units = 0;
     enif_mutex_lock(t->lock);
-    int rc = t->table == NULL ? PHN_ENOTFOUND
-                              : phn_optable_insert(t->table, k.bytes, k.len, deadline, op);
-    if (rc == PHN_OK) {
-        phn_progress_set_counters(p, &t->counters);
-        tr_account_insert(t, op);
+    int rc = PHN_ENOTFOUND;
+    if (t->table != NULL) {
+        rc = PHN_ENOMEM;
+        if (tr_keys_adopt(t, op, env, &k)) {
+            phn_optable_key probe = tr_key_probe(&k);
+            rc = phn_optable_insert_key(t->table, &probe, deadline, op);
+            if (rc != PHN_OK)
+                tr_keys_drop(t, op);
+        }
+        if (rc == PHN_OK) {
+            phn_progress_set_counters(p, &t->counters);
+            tr_account_insert(t, op);
+        }
+        emptied = tr_keys_step(t, &emptied_units);
     }
     enif_mutex_unlock(t->lock);
+    tr_dispose_env(emptied, emptied_units);
     if (rc == PHN_OK)
         return phn_atoms.ok;
     tr_op_free(op);
@@ -228,6 +231,34 @@ static ERL_NIF_TERM ignored(ErlNifEnv *env, ERL_NIF_TERM why)
     return enif_make_tuple2(env, phn_atoms.tr_ignored, why);
 }
 
+static ERL_NIF_TERM pending(ErlNifEnv *env, size_t missing)
+{
+    return enif_make_tuple2(env, phn_atoms.pending, enif_make_uint64(env, missing));
+}
+
+/* Under the lock: count a response for no operation (op NULL) or from a node that is not
+ * an atom, and give the reason. */
+static ERL_NIF_TERM ignore_missing(tracker *t, const tr_op *op)
+{
+    if (op == NULL) {
+        t->ignored_unknown++;
+        return phn_atoms.tr_unknown_operation;
+    }
+    t->ignored_unexpected++;
+    return phn_atoms.tr_unexpected_node;
+}
+
+/* Under the lock: count an ignored chunk (PHN_REC_UNEXPECTED or PHN_REC_EXTRA). */
+static ERL_NIF_TERM ignore_rec(tracker *t, phn_rec_result rec)
+{
+    if (rec == PHN_REC_UNEXPECTED) {
+        t->ignored_unexpected++;
+        return phn_atoms.tr_unexpected_node;
+    }
+    t->ignored_extra++;
+    return phn_atoms.tr_extra_chunk;
+}
+
 static ERL_NIF_TERM record_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 
 /* tracker_record(T, Ref, Node, Results, WithMeta)
@@ -259,57 +290,51 @@ static ERL_NIF_TERM record_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], int on
     *work = w;
 
     enif_mutex_lock(t->lock);
-    tr_op *op = t->table != NULL ? phn_optable_get(t->table, k.bytes, k.len) : NULL;
+    tr_op *op = find(t, &k);
     if (op == NULL || !enif_is_atom(env, node)) { /* expected nodes are atoms */
-        if (op == NULL)
-            t->ignored_unknown++;
-        else
-            t->ignored_unexpected++;
+        ERL_NIF_TERM why = ignore_missing(t, op);
         enif_mutex_unlock(t->lock);
-        tr_blob_free(chunk);
-        return ignored(env,
-                       op == NULL ? phn_atoms.tr_unknown_operation : phn_atoms.tr_unexpected_node);
+        tr_blob_release(chunk);
+        return ignored(env, why);
     }
     /* This chunk may complete the operation, whose results are then copied out. */
     if (on_normal && phn_progress_missing_nodes(op->progress) <= 1 &&
         tr_weight_add(tr_op_weight(op), w) > TR_DIRTY_WORK) {
         enif_mutex_unlock(t->lock);
-        tr_blob_free(chunk);
+        tr_blob_release(chunk);
         *work = 0;
         return dirty(env, "tracker_record", record_dirty, 5, argv);
     }
     size_t idx = 0;
     phn_rec_result rec = phn_progress_record(op->progress, (uint64_t)node, (uint64_t)node, &idx);
     if (rec == PHN_REC_UNEXPECTED || rec == PHN_REC_EXTRA) {
-        if (rec == PHN_REC_UNEXPECTED)
-            t->ignored_unexpected++;
-        else
-            t->ignored_extra++;
+        ERL_NIF_TERM why = ignore_rec(t, rec);
         enif_mutex_unlock(t->lock);
-        tr_blob_free(chunk);
-        return ignored(env, rec == PHN_REC_UNEXPECTED ? phn_atoms.tr_unexpected_node
-                                                      : phn_atoms.tr_extra_chunk);
+        tr_blob_release(chunk);
+        return ignored(env, why);
     }
     tr_op_keep_chunk(t, op, idx, chunk, w);
     t->records++;
     if (rec == PHN_REC_PENDING) {
         size_t missing = phn_progress_missing_nodes(op->progress);
         enif_mutex_unlock(t->lock);
-        return enif_make_tuple2(env, phn_atoms.pending, enif_make_uint64(env, missing));
+        return pending(env, missing);
     }
 
     t->completes++;
-    (void)phn_optable_remove(t->table, k.bytes, k.len);
-    tr_account_remove(t, op);
+    remove_op(t, &k, op);
     enif_mutex_unlock(t->lock);
     *work = tr_weight_add(w, tr_op_weight(op));
     ERL_NIF_TERM collected = 0, meta = 0, out = 0;
-    int ok = tr_collected(env, op, &collected) && (!with_meta || tr_meta(env, op, &meta));
+    tr_snap *snap = tr_snap_take(op); /* the operation is ours: no lock needed */
+    int ok = snap != NULL && tr_collected(env, snap, &collected) &&
+             (!with_meta || tr_meta(env, snap->meta, &meta));
     if (ok && with_meta)
         out = enif_make_tuple3(env, phn_atoms.complete, collected, meta);
     else if (ok)
         out = enif_make_tuple2(env, phn_atoms.complete, collected);
-    tr_op_free(op);
+    tr_snap_free(snap);
+    tr_dispose_op(op);
     return ok ? out : phn_raise_enomem(env);
 }
 
@@ -329,6 +354,46 @@ ERL_NIF_TERM phn_nif_tracker_record(ErlNifEnv *env, int argc, const ERL_NIF_TERM
     return out;
 }
 
+/* --- count ------------------------------------------------------------------------------- */
+
+/* tracker_count(T, Ref, Node) -> {pending, MissingCount} | complete
+ *                              | {ignored, unknown_operation | unexpected_node | extra_chunk}
+ * One chunk of Node, as record, keeping no term: a lookup and counter updates under the
+ * lock, no allocation; on completion the operation is removed and only the atom built. */
+ERL_NIF_TERM phn_nif_tracker_count(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    tracker *t;
+    tr_key k;
+    ERL_NIF_TERM node = argv[2];
+    if (!tracker_and_key(env, argv, &t, &k))
+        return enif_make_badarg(env);
+    enif_mutex_lock(t->lock);
+    tr_op *op = find(t, &k);
+    if (op == NULL || !enif_is_atom(env, node)) {
+        ERL_NIF_TERM why = ignore_missing(t, op);
+        enif_mutex_unlock(t->lock);
+        return ignored(env, why);
+    }
+    phn_rec_result rec = phn_progress_record(op->progress, (uint64_t)node, (uint64_t)node, NULL);
+    if (rec == PHN_REC_UNEXPECTED || rec == PHN_REC_EXTRA) {
+        ERL_NIF_TERM why = ignore_rec(t, rec);
+        enif_mutex_unlock(t->lock);
+        return ignored(env, why);
+    }
+    t->records++;
+    if (rec == PHN_REC_PENDING) {
+        size_t missing = phn_progress_missing_nodes(op->progress);
+        enif_mutex_unlock(t->lock);
+        return pending(env, missing);
+    }
+    t->completes++;
+    remove_op(t, &k, op);
+    enif_mutex_unlock(t->lock);
+    tr_dispose_op(op);
+    return phn_atoms.complete;
+}
+
 /* --- get / peek / take ------------------------------------------------------------------- */
 
 typedef enum { FETCH_GET, FETCH_PEEK, FETCH_TAKE } fetch_kind;
@@ -336,17 +401,6 @@ typedef enum { FETCH_GET, FETCH_PEEK, FETCH_TAKE } fetch_kind;
 static ERL_NIF_TERM get_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 static ERL_NIF_TERM peek_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 static ERL_NIF_TERM take_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
-
-/* 0 when out of memory. */
-static int peek_result(ErlNifEnv *env, const tr_op *op, ERL_NIF_TERM *out)
-{
-    ERL_NIF_TERM meta;
-    if (!tr_meta(env, op, &meta))
-        return 0;
-    *out = enif_make_tuple3(env, phn_atoms.ok, meta,
-                            enif_make_uint64(env, phn_progress_missing_nodes(op->progress)));
-    return 1;
-}
 
 /* get  -> {ok, Info} | {error, not_found}        (the operation stays)
  * peek -> {ok, Meta, MissingCount} | {error, not_found}
@@ -361,7 +415,7 @@ static ERL_NIF_TERM fetch_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], fetch_k
     if (!tracker_and_key(env, argv, &t, &k))
         return enif_make_badarg(env);
     enif_mutex_lock(t->lock);
-    tr_op *op = t->table != NULL ? phn_optable_get(t->table, k.bytes, k.len) : NULL;
+    tr_op *op = find(t, &k);
     if (op == NULL) {
         enif_mutex_unlock(t->lock);
         return error_tuple(env, phn_atoms.tr_not_found);
@@ -373,24 +427,32 @@ static ERL_NIF_TERM fetch_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], fetch_k
         return dirty(env, "tracker_fetch", dirty_fn[kind], 2, argv);
     }
     *work = tr_weight_add(cost, 1);
-    ERL_NIF_TERM out = 0, info = 0;
-    int ok = 1;
-    if (kind == FETCH_TAKE) {
-        (void)phn_optable_remove(t->table, k.bytes, k.len);
-        tr_account_remove(t, op);
+    if (kind == FETCH_PEEK) { /* the meta, held (not copied) past the lock */
+        tr_blob *meta = tr_blob_retain(op->meta);
+        size_t missing = phn_progress_missing_nodes(op->progress);
         enif_mutex_unlock(t->lock);
-        ok = tr_info(env, op, argv[1], &info);
-        tr_op_free(op);
-    } else {
-        if (kind == FETCH_PEEK)
-            ok = peek_result(env, op, &out);
-        else
-            ok = tr_info(env, op, argv[1], &info);
-        enif_mutex_unlock(t->lock);
+        ERL_NIF_TERM term;
+        int ok = tr_meta(env, meta, &term);
+        tr_blob_release(meta);
+        if (!ok)
+            return phn_raise_enomem(env);
+        return enif_make_tuple3(env, phn_atoms.ok, term, enif_make_uint64(env, missing));
     }
+    tr_op *taken = NULL;
+    if (kind == FETCH_TAKE) {
+        remove_op(t, &k, op);
+        taken = op;
+    }
+    /* O(nodes) under the lock, O(terms) after it. */
+    tr_snap *snap = tr_snap_take(op);
+    enif_mutex_unlock(t->lock);
+    ERL_NIF_TERM info = 0;
+    int ok = snap != NULL && tr_info(env, snap, argv[1], &info);
+    tr_snap_free(snap);
+    tr_dispose_op(taken);
     if (!ok)
         return phn_raise_enomem(env);
-    return kind == FETCH_PEEK ? out : enif_make_tuple2(env, phn_atoms.ok, info);
+    return enif_make_tuple2(env, phn_atoms.ok, info);
 }
 
 static ERL_NIF_TERM fetch_entry(ErlNifEnv *env, const ERL_NIF_TERM argv[], fetch_kind kind)
@@ -451,13 +513,13 @@ ERL_NIF_TERM phn_nif_tracker_cancel(ErlNifEnv *env, int argc, const ERL_NIF_TERM
     if (!tracker_and_key(env, argv, &t, &k))
         return enif_make_badarg(env);
     enif_mutex_lock(t->lock);
-    tr_op *op = t->table != NULL ? phn_optable_remove(t->table, k.bytes, k.len) : NULL;
+    tr_op *op = find(t, &k);
     if (op != NULL)
-        tr_account_remove(t, op);
+        remove_op(t, &k, op);
     enif_mutex_unlock(t->lock);
     if (op == NULL)
         return error_tuple(env, phn_atoms.tr_not_found);
-    tr_op_free(op);
+    tr_dispose_op(op);
     phn_consume_work(env, 1);
     return phn_atoms.ok;
 }
@@ -497,19 +559,20 @@ static ERL_NIF_TERM update_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], int on
     *work = tr_weight_add(meta_weight, 1);
 
     enif_mutex_lock(t->lock);
-    tr_op *op = t->table != NULL ? phn_optable_get(t->table, k.bytes, k.len) : NULL;
+    tr_op *op = find(t, &k);
     if (op == NULL) {
         enif_mutex_unlock(t->lock);
-        tr_blob_free(kept);
+        tr_blob_release(kept);
         return error_tuple(env, phn_atoms.tr_not_found);
     }
-    if (has_meta)
-        tr_op_replace_meta(t, op, kept, meta_weight);
+    tr_blob *old = has_meta ? tr_op_replace_meta(t, op, kept, meta_weight) : NULL;
     if (has_deadline) {
-        (void)phn_optable_set_deadline(t->table, k.bytes, k.len, deadline);
+        phn_optable_key probe = tr_key_probe(&k);
+        (void)phn_optable_set_deadline_key(t->table, &probe, deadline);
         op->deadline = deadline;
     }
     enif_mutex_unlock(t->lock);
+    tr_dispose_blob(old); /* not under the lock, and a big one not on this scheduler */
     return phn_atoms.ok;
 }
 
@@ -525,101 +588,6 @@ ERL_NIF_TERM phn_nif_tracker_update(ErlNifEnv *env, int argc, const ERL_NIF_TERM
     (void)argc;
     size_t work;
     ERL_NIF_TERM out = update_run(env, argv, 1, &work);
-    phn_consume_work(env, work);
-    return out;
-}
-
-/* --- cleanup ----------------------------------------------------------------------------- */
-
-typedef struct popped {
-    tr_op *op;
-    ERL_NIF_TERM ref;
-} popped;
-
-static ERL_NIF_TERM cleanup_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
-
-/* tracker_cleanup(T, NowMs, MaxBatch, Infos) -> {done | more, [Info] | Count}: removes
- * expired operations (now > deadline), earliest deadline first, at most MaxBatch of them,
- * and on a normal scheduler at most TR_DIRTY_WORK elements of work; `more` when expired
- * ones remain. With Infos false only their number is returned (nothing is copied). */
-static ERL_NIF_TERM cleanup_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], int on_normal,
-                                size_t *work)
-{
-    tracker *t;
-    ErlNifSInt64 now;
-    ErlNifUInt64 max;
-    *work = 1;
-    if (!tr_get(env, argv[0], &t) || !enif_get_int64(env, argv[1], &now) ||
-        !enif_get_uint64(env, argv[2], &max) || max == 0 ||
-        (!enif_is_identical(argv[3], phn_atoms.true_) &&
-         !enif_is_identical(argv[3], phn_atoms.false_)))
-        return enif_make_badarg(env);
-    int infos = enif_is_identical(argv[3], phn_atoms.true_);
-    if (max > TR_MAX_BATCH)
-        max = TR_MAX_BATCH;
-    popped *items = phn_calloc((size_t)max, sizeof(*items));
-    if (items == NULL)
-        return phn_raise_enomem(env);
-
-    enif_mutex_lock(t->lock);
-    tr_op *next = t->table != NULL ? phn_optable_peek_expired(t->table, now) : NULL;
-    if (on_normal && infos && next != NULL && tr_op_weight(next) > TR_DIRTY_WORK) {
-        enif_mutex_unlock(t->lock);
-        phn_free(items);
-        *work = 0;
-        return dirty(env, "tracker_cleanup", cleanup_dirty, 4, argv);
-    }
-    size_t n = 0, spent = 0, budget = on_normal ? TR_DIRTY_WORK : SIZE_MAX;
-    while (next != NULL && n < max) {
-        size_t w = infos ? tr_weight_add(tr_op_weight(next), TR_OP_COST) : TR_OP_COST / 2;
-        if (n > 0 && tr_weight_add(spent, w) > budget)
-            break;
-        const uint8_t *key;
-        size_t keylen;
-        tr_op *op = phn_optable_pop_expired(t->table, now, &key, &keylen);
-        ERL_NIF_TERM ref = phn_atoms.tr_undefined;
-        if (infos && enif_binary_to_term(env, key, keylen, &ref, 0) == 0)
-            ref = phn_atoms.tr_undefined; /* cannot happen: the key was made by term_to_binary */
-        tr_account_remove(t, op);
-        items[n].op = op;
-        items[n].ref = ref;
-        n++;
-        spent = tr_weight_add(spent, w);
-        next = phn_optable_peek_expired(t->table, now);
-    }
-    enif_mutex_unlock(t->lock);
-    *work = spent;
-
-    ERL_NIF_TERM list = enif_make_list(env, 0), info;
-    int ok = 1;
-    for (size_t i = n; i-- > 0;) {
-        if (infos && ok) {
-            if (tr_info(env, items[i].op, items[i].ref, &info))
-                list = enif_make_list_cell(env, info, list);
-            else
-                ok = 0;
-        }
-        tr_op_free(items[i].op);
-    }
-    phn_free(items);
-    if (!ok)
-        return phn_raise_enomem(env);
-    return enif_make_tuple2(env, next != NULL ? phn_atoms.tr_more : phn_atoms.tr_done,
-                            infos ? list : enif_make_uint64(env, n));
-}
-
-static ERL_NIF_TERM cleanup_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
-{
-    (void)argc;
-    size_t work;
-    return cleanup_run(env, argv, 0, &work);
-}
-
-ERL_NIF_TERM phn_nif_tracker_cleanup(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
-{
-    (void)argc;
-    size_t work;
-    ERL_NIF_TERM out = cleanup_run(env, argv, 1, &work);
     phn_consume_work(env, work);
     return out;
 }

@@ -4,7 +4,9 @@
  * on the process that sent it, the operation's memory is known to the byte, and no ERTS
  * environment (about 2.6 KB each, whatever the term) is held per operation. Terms are
  * decoded when handed back; writing and reading an image walk the term as a copy would, so
- * the weight phn_flat_encode counts still decides what runs on a dirty scheduler. */
+ * the weight phn_flat_encode counts still decides what runs on a dirty scheduler. Blobs
+ * are reference counted, so that get/peek hold them (not copies) from under the lock. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "phn_alloc.h"
@@ -37,6 +39,7 @@ int tr_blob_encode(ErlNifEnv *env, ERL_NIF_TERM term, size_t limit, tr_blob **ou
                          : NULL;
         if (b != NULL) {
             b->prev = NULL;
+            atomic_init(&b->refs, 1);
             b->len = image.len;
             memcpy(b->image, image.data, image.len);
             *out = b;
@@ -53,14 +56,33 @@ size_t tr_blob_bytes(const tr_blob *b)
     return b != NULL ? sizeof(*b) + b->len + TR_ALLOC_OVERHEAD : 0;
 }
 
-void tr_blob_free(tr_blob *b)
+tr_blob *tr_blob_retain(tr_blob *b)
 {
-    phn_free(b);
+    if (b != NULL)
+        atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    return b;
+}
+
+void tr_blob_release(tr_blob *b)
+{
+    while (b != NULL && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
+        tr_blob *prev = b->prev;
+        phn_free(b);
+        b = prev;
+    }
 }
 
 static int decode(ErlNifEnv *env, const tr_blob *b, ERL_NIF_TERM *out)
 {
     return phn_flat_decode(env, b->image, b->len, out);
+}
+
+/* Blocks: the operation, its progress (struct, node index, node array), its table entry,
+ * the meta and every chunk; and one more per 4 KiB page held (pages
+ * given back to the OS). */
+size_t tr_op_free_cost(const tr_op *op)
+{
+    return 5 + op->kept_chunks + (op->meta != NULL) + op->bytes / 4096;
 }
 
 void tr_op_free(tr_op *op)
@@ -71,13 +93,9 @@ void tr_op_free(tr_op *op)
     if (TR_OP_HAS_TERMS(op))
         tr_global_kept_term(0);
     size_t n = phn_progress_nodes(op->progress);
-    for (size_t i = 0; i < n; i++) {
-        for (tr_blob *b = op->chunks[i], *prev; b != NULL; b = prev) {
-            prev = b->prev;
-            tr_blob_free(b);
-        }
-    }
-    tr_blob_free(op->meta);
+    for (size_t i = 0; i < n; i++)
+        tr_blob_release(op->chunks[i]);
+    tr_blob_release(op->meta);
     phn_progress_free(op->progress);
     phn_free(op);
 }
@@ -99,7 +117,7 @@ static void note_terms(tracker *t, int had, const tr_op *op)
 void tr_op_keep_chunk(tracker *t, tr_op *op, size_t idx, tr_blob *chunk, size_t weight)
 {
     int had = TR_OP_HAS_TERMS(op);
-    chunk->prev = op->chunks[idx];
+    chunk->prev = op->chunks[idx]; /* the operation's reference to it passes to chunk */
     op->chunks[idx] = chunk;
     op->kept_chunks++;
     op->results_weight = tr_weight_add(op->results_weight, weight);
@@ -107,15 +125,45 @@ void tr_op_keep_chunk(tracker *t, tr_op *op, size_t idx, tr_blob *chunk, size_t 
     note_terms(t, had, op);
 }
 
-void tr_op_replace_meta(tracker *t, tr_op *op, tr_blob *meta, size_t meta_weight)
+tr_blob *tr_op_replace_meta(tracker *t, tr_op *op, tr_blob *meta, size_t meta_weight)
 {
     int had = TR_OP_HAS_TERMS(op);
     long long delta = (long long)tr_blob_bytes(meta) - (long long)tr_blob_bytes(op->meta);
-    tr_blob_free(op->meta);
+    tr_blob *old = op->meta;
     op->meta = meta;
     op->meta_weight = meta_weight;
     tr_account_bytes(t, op, delta, 1);
     note_terms(t, had, op);
+    return old;
+}
+
+tr_snap *tr_snap_take(const tr_op *op)
+{
+    const phn_progress *p = op->progress;
+    size_t n = phn_progress_nodes(p);
+    tr_snap *s = n <= (SIZE_MAX - sizeof(tr_snap)) / sizeof(tr_snap_node)
+                     ? phn_malloc(sizeof(tr_snap) + n * sizeof(tr_snap_node))
+                     : NULL;
+    if (s == NULL)
+        return NULL;
+    s->meta = tr_blob_retain(op->meta);
+    s->deadline = op->deadline;
+    s->n = n;
+    for (size_t i = 0; i < n; i++)
+        s->nodes[i] =
+            (tr_snap_node){(ERL_NIF_TERM)phn_progress_node_at(p, i), phn_progress_expected_at(p, i),
+                           phn_progress_received_at(p, i), tr_blob_retain(op->chunks[i])};
+    return s;
+}
+
+void tr_snap_free(tr_snap *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        tr_blob_release(s->nodes[i].newest);
+    tr_blob_release(s->meta);
+    phn_free(s);
 }
 
 /* Prepend the elements of chunk to acc (a non-list chunk as one element). */
@@ -133,14 +181,14 @@ static int prepend_chunk(ErlNifEnv *env, ERL_NIF_TERM chunk, ERL_NIF_TERM *acc, 
     return 1;
 }
 
-/* A node's results: its chunks (newest first from `newest`, `got` of them) concatenated in
- * arrival order. The newest chunk, when a proper list, becomes the shared tail. */
-static int node_results(ErlNifEnv *env, const tr_blob *newest, uint32_t got, ERL_NIF_TERM *out)
+/* A node's results: its kept chunks (newest first from `newest`) concatenated in arrival
+ * order. The newest chunk, when a proper list, becomes the shared tail. */
+static int node_results(ErlNifEnv *env, const tr_blob *newest, ERL_NIF_TERM *out)
 {
     ERL_NIF_TERM acc, chunk;
     if (!decode(env, newest, &acc))
         return 0;
-    if (got == 1) {
+    if (newest->prev == NULL) {
         *out = acc;
         return 1;
     }
@@ -157,54 +205,51 @@ static int node_results(ErlNifEnv *env, const tr_blob *newest, uint32_t got, ERL
     return ok;
 }
 
-int tr_collected(ErlNifEnv *env, const tr_op *op, ERL_NIF_TERM *out)
+int tr_collected(ErlNifEnv *env, const tr_snap *s, ERL_NIF_TERM *out)
 {
-    const phn_progress *p = op->progress;
     ERL_NIF_TERM list = enif_make_list(env, 0);
-    for (size_t i = phn_progress_nodes(p); i-- > 0;) {
-        uint32_t got = phn_progress_received_at(p, i);
-        if (got == 0)
-            continue;
+    for (size_t i = s->n; i-- > 0;) {
+        const tr_snap_node *n = &s->nodes[i];
+        if (n->newest == NULL)
+            continue; /* no chunk, or only counted ones */
         ERL_NIF_TERM results;
-        if (op->chunks[i] == NULL || !node_results(env, op->chunks[i], got, &results))
+        if (!node_results(env, n->newest, &results))
             return 0;
-        ERL_NIF_TERM node = (ERL_NIF_TERM)phn_progress_node_at(p, i);
-        list = enif_make_list_cell(env, enif_make_tuple2(env, node, results), list);
+        list = enif_make_list_cell(env, enif_make_tuple2(env, n->node, results), list);
     }
     *out = list;
     return 1;
 }
 
-ERL_NIF_TERM tr_missing(ErlNifEnv *env, const tr_op *op)
+ERL_NIF_TERM tr_missing(ErlNifEnv *env, const tr_snap *s)
 {
-    const phn_progress *p = op->progress;
     ERL_NIF_TERM list = enif_make_list(env, 0);
-    for (size_t i = phn_progress_nodes(p); i-- > 0;) {
-        if (phn_progress_received_at(p, i) < phn_progress_expected_at(p, i))
-            list = enif_make_list_cell(env, (ERL_NIF_TERM)phn_progress_node_at(p, i), list);
+    for (size_t i = s->n; i-- > 0;) {
+        if (s->nodes[i].received < s->nodes[i].expected)
+            list = enif_make_list_cell(env, s->nodes[i].node, list);
     }
     return list;
 }
 
-int tr_meta(ErlNifEnv *env, const tr_op *op, ERL_NIF_TERM *out)
+int tr_meta(ErlNifEnv *env, const tr_blob *meta, ERL_NIF_TERM *out)
 {
-    if (op->meta == NULL) {
+    if (meta == NULL) {
         *out = phn_atoms.tr_undefined;
         return 1;
     }
-    return decode(env, op->meta, out);
+    return decode(env, meta, out);
 }
 
-int tr_info(ErlNifEnv *env, const tr_op *op, ERL_NIF_TERM ref, ERL_NIF_TERM *out)
+int tr_info(ErlNifEnv *env, const tr_snap *s, ERL_NIF_TERM ref, ERL_NIF_TERM *out)
 {
     ERL_NIF_TERM keys[] = {phn_atoms.tr_ref, phn_atoms.tr_meta, phn_atoms.tr_collected,
                            phn_atoms.tr_missing, phn_atoms.tr_deadline};
     ERL_NIF_TERM values[5];
     values[0] = ref;
-    if (!tr_meta(env, op, &values[1]) || !tr_collected(env, op, &values[2]))
+    if (!tr_meta(env, s->meta, &values[1]) || !tr_collected(env, s, &values[2]))
         return 0;
-    values[3] = tr_missing(env, op);
+    values[3] = tr_missing(env, s);
     values[4] =
-        op->deadline == TR_NO_DEADLINE ? phn_atoms.tr_infinity : enif_make_int64(env, op->deadline);
+        s->deadline == TR_NO_DEADLINE ? phn_atoms.tr_infinity : enif_make_int64(env, s->deadline);
     return enif_make_map_from_arrays(env, keys, values, 5, out);
 }

@@ -471,6 +471,67 @@ static void test_remove_without_memory(void **state)
     phn_optable_free(t, NULL, NULL);
 }
 
+/* Caller keys: the payload holds the key, match compares it, the hash is the caller's.
+ * Every key gets one of 4 hashes, so most lookups probe past other keys' entries. */
+static int match_slot(const void *payload, const void *arg, void *ctx)
+{
+    (void)ctx;
+    return IDX(payload) == *(const size_t *)arg;
+}
+
+static phn_optable_key ckey(const size_t *i)
+{
+    return (phn_optable_key){(uint64_t)(*i % 4) * UINT64_C(0x9e3779b97f4a7c15), match_slot, i,
+                             NULL};
+}
+
+static void test_caller_keys(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    phn_optable *t = phn_optable_new(0);
+    assert_non_null(t);
+    static size_t ids[N];
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = i;
+        phn_optable_key k = ckey(&ids[i]);
+        assert_int_equal(phn_optable_insert_key(t, &k, (int64_t)(N - i), P(i)), PHN_OK);
+    }
+    phn_optable_key k0 = ckey(&ids[0]);
+    assert_int_equal(phn_optable_insert_key(t, &k0, 1, P(0)), PHN_EEXIST);
+    phn_optable_key bad = {1, NULL, &ids[0], NULL};
+    assert_int_equal(phn_optable_insert_key(t, &bad, 1, P(0)), PHN_EINVAL);
+    assert_int_equal(phn_optable_insert_key(t, NULL, 1, P(0)), PHN_EINVAL);
+    assert_int_equal(phn_optable_insert_key(t, &k0, 1, NULL), PHN_EINVAL);
+    assert_null(phn_optable_get_key(t, &bad));
+    assert_null(phn_optable_remove_key(t, NULL));
+    assert_int_equal(phn_optable_set_deadline_key(t, &bad, 0), PHN_EINVAL);
+    assert_int_equal(phn_optable_size(t), N);
+    for (size_t i = 0; i < N; i++) {
+        phn_optable_key k = ckey(&ids[i]);
+        assert_ptr_equal(phn_optable_get_key(t, &k), P(i));
+    }
+    /* Remove the even ones; the odd ones are still found, and expire in deadline order. */
+    for (size_t i = 0; i < N; i += 2) {
+        phn_optable_key k = ckey(&ids[i]);
+        assert_ptr_equal(phn_optable_remove_key(t, &k), P(i));
+        assert_null(phn_optable_remove_key(t, &k));
+        assert_null(phn_optable_get_key(t, &k));
+    }
+    size_t one = 1;
+    phn_optable_key k1 = ckey(&one);
+    assert_int_equal(phn_optable_set_deadline_key(t, &k1, -5), PHN_OK);
+    assert_int_equal(phn_optable_set_deadline_key(t, &k0, 0), PHN_ENOTFOUND);
+    assert_ptr_equal(phn_optable_pop_expired(t, INT64_MAX, NULL, NULL), P(1));
+    for (size_t i = N - 1; i > 1; i -= 2) {
+        size_t keylen = 99;
+        assert_ptr_equal(phn_optable_pop_expired(t, INT64_MAX, NULL, &keylen), P(i));
+        assert_int_equal(keylen, 0); /* caller keys have no bytes */
+    }
+    assert_int_equal(phn_optable_size(t), 0);
+    phn_optable_free(t, NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +548,7 @@ int main(void)
         FA_TEST(test_churn),
         FA_TEST(test_insert_enomem),
         FA_TEST(test_remove_without_memory),
+        FA_TEST(test_caller_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,15 +3,17 @@ defmodule PhnElixirCheck.MixProject do
 
   # The Elixir check of process_hub_native: an ExUnit suite that drives the drop-in
   # `:phn_request_manager` with ProcessHub-named structs, and a small coordinator run
-  # across BEAM nodes. The project under test is a rebar3 project, built by mix through
-  # Debian's rebar3 (MIX_REBAR3=/usr/bin/rebar3), C included (its pre_hooks); nothing
-  # comes from hex.pm. Run it with scripts/elixir-check.sh from the repository root.
+  # across BEAM nodes. The project under test is a plain path dependency: its own mix.exs
+  # builds the Erlang modules, the Elixir face and the C (its compile.process_hub_native
+  # compiler) into this project's _build; nothing comes from hex.pm. Run it with
+  # scripts/elixir-check.sh from the repository root.
   def project do
     [
       app: :phn_elixir_check,
       version: "0.1.0",
       elixir: "~> 1.14",
       elixirc_paths: elixirc_paths(Mix.env()),
+      erlc_paths: erlc_paths(),
       start_permanent: false,
       deps: deps()
     ]
@@ -22,7 +24,12 @@ defmodule PhnElixirCheck.MixProject do
   defp elixirc_paths(:test), do: ["lib", "test/support"]
   defp elixirc_paths(_), do: ["lib"]
 
+  # The plain-Erlang oracle (:phn_request_manager_erl) is not part of the shipped app:
+  # compiled here from the checkout's test/oracle/ when it lives there (else erl_src/ has it).
+  @oracle_dir "../../test/oracle"
+  defp erlc_paths, do: if(File.dir?(Path.expand(@oracle_dir, __DIR__)), do: [@oracle_dir], else: [])
+
   defp deps do
-    [{:process_hub_native, path: "../..", manager: :rebar3}]
+    [{:process_hub_native, path: "../.."}]
   end
 end

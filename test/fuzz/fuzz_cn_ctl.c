@@ -6,6 +6,7 @@
  * malformed): replies + malformed = frames handled. Then the whole input is taken as the
  * first packet, the cookie: accepted only as {cookie, Binary} of 1..255 bytes without NUL,
  * and the packet's bytes are wiped once read.
+ * fuzz-srcs: c_src/cnode/phn_cn_check.c c_src/cnode/phn_cn_sock.c c_src/cnode/phn_cn_compat.c
  * fuzz-srcs: c_src/cnode/phn_cn_args.c c_src/cnode/phn_cn_atoms.c c_src/cnode/phn_cn_buf.c
  * fuzz-srcs: c_src/cnode/phn_cn_cmd.c c_src/cnode/phn_cn_collect.c c_src/cnode/phn_cn_conn.c
  * fuzz-srcs: c_src/cnode/phn_cn_ctl.c c_src/cnode/phn_cn_dist.c c_src/cnode/phn_cn_hub.c

@@ -7,6 +7,7 @@
  * partition service. Every reply and message the C-node writes is checked well-formed;
  * nothing may crash, leak or read out of bounds, and after everything expired the
  * collector holds nothing.
+ * fuzz-srcs: c_src/cnode/phn_cn_check.c c_src/cnode/phn_cn_sock.c c_src/cnode/phn_cn_compat.c
  * fuzz-srcs: c_src/cnode/phn_cn_args.c c_src/cnode/phn_cn_atoms.c c_src/cnode/phn_cn_buf.c
  * fuzz-srcs: c_src/cnode/phn_cn_cmd.c c_src/cnode/phn_cn_collect.c c_src/cnode/phn_cn_conn.c
  * fuzz-srcs: c_src/cnode/phn_cn_ctl.c c_src/cnode/phn_cn_dist.c c_src/cnode/phn_cn_hub.c

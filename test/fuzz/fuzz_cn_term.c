@@ -12,12 +12,15 @@
  *    phn_cn_ref_key, ei_decode_pid, headers) runs on each subterm of an accepted term and
  *    stays within it; a list span's elements are themselves valid terms.
  *  - A validated prefix of a longer buffer validates the same way.
- * fuzz-srcs: c_src/cnode/phn_cn_term.c c_src/cnode/phn_cn_buf.c
+ *  - The strict check (phn_cn_term_check) stays within [0, end), accepts only what the
+ *    structural walk accepts, and ends where it ends.
+ * fuzz-srcs: c_src/cnode/phn_cn_term.c c_src/cnode/phn_cn_buf.c c_src/cnode/phn_cn_check.c
  * fuzz-cflags: -Ic_src/cnode -I$(EI_DIR)/include
  * fuzz-ldlibs: -L$(EI_DIR)/lib -lei -lpthread
  */
 #include "fuzz_common.h"
 
+#include "phn_cn_check.h"
 #include "phn_cn_term.h"
 #include "phn_status.h"
 
@@ -123,8 +126,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *b = malloc(size);
     FZ_CHECK(b != NULL);
     memcpy(b, data, size);
-    int end = (int)size, idx = 0;
+    int end = (int)size, idx = 0, checked = 0;
+    int strict = phn_cn_term_check(b, &checked, end);
     if (phn_cn_term_skip(b, &idx, end) == 0) {
+        FZ_CHECK(strict < 0 || checked == idx);
         FZ_CHECK(idx > 0 && idx <= end);
         int term_end = idx;
         /* The same verdict on exactly the term's bytes. */
@@ -137,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         walk(b, 0, term_end);
     } else {
+        FZ_CHECK(strict < 0);
         /* A refused term is refused inside any shorter buffer as well. */
         int shorter = 0;
         FZ_CHECK(size < 2 || phn_cn_term_skip(b, &shorter, end - 1) < 0);

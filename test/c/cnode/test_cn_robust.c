@@ -11,6 +11,11 @@
  *  - the queue to the owner is bounded: past --max-ctl-out the C-node stops taking peer
  *    packets (they wait in their buffers) and resumes once the owner has read;
  *  - the control input buffer stays bounded however much the owner writes at once. */
+/* F_SETPIPE_SZ (test_owner_backlog) is Linux's, behind _GNU_SOURCE, which the portable
+ * build (make test-portable) leaves out of the product code. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,7 +1,8 @@
 defmodule PhnCheck.SwapTest do
   @moduledoc """
-  The README's one-line swap: code written against ProcessHub's RequestManager keeps its
-  calls when the alias points at the drop-in.
+  Calling the drop-in directly (README, "Using it without `install/1`"): code written
+  against ProcessHub's RequestManager keeps its calls when an alias points at
+  `:phn_request_manager`.
   """
   use ExUnit.Case, async: true
 

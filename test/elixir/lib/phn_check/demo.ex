@@ -3,27 +3,35 @@ defmodule PhnCheck.Demo do
   `make demo` (scripts/demo.sh runs `mix run -e 'PhnCheck.Demo.main()'` with a private
   epmd in `ERL_EPMD_PORT`):
 
-    1. this VM becomes node `a` and starts two peer BEAM nodes `b` and `c`, then
-       `phn_cnode` and with it the C-node (the cookie goes to it over its port);
-    2. a ProcessHub-shaped coordinator (`PhnCheck.Coordinator`) runs on the three nodes,
-       on `a` in C-node mode: the C-node collects the nodes' responses;
+    1. this VM becomes node `a` and starts two peer BEAM nodes `b` and `c`, then the C-node
+       the way a ProcessHub application would: `config :process_hub_native, cnode: [start:
+       true]` and `ProcessHubNative.Application` (restarted here, now that the node is
+       distributed), which runs `phn_cnode` (the cookie goes to the C-node over its port);
+    2. a ProcessHub-shaped coordinator (`PhnCheck.Coordinator`) runs on the three nodes and
+       knows nothing of this library: it calls `ProcessHub.Service.RequestManager` by name
+       only (the test project's stand-in for ProcessHub's module). `ProcessHubNative.install/1`
+       swaps in the native drop-in: `mode: :cnode` on `a` (the C-node collects the nodes'
+       responses and hands the coordinator one `operation_response` per operation),
+       `mode: :map` on `b` and `c` (their workers split and answer through the drop-in);
     3. 5 000 children are started, spread over the three nodes by the hash strategy,
        each node's share split into chunks of 1 000 (`:phn_request_manager.split/1`),
-       with a progress line every 100 ms, then a report: per node children started and
-       chunks received, and the completion time;
+       with a progress line while something changes, then a report: per node children
+       started and chunks received, the C-node's responses and completions, and the
+       completion time;
     4. the C-node is given four hubs, one per partition strategy, that follow the
        cluster; node `c` is stopped and each strategy's verdict, as the C-node answers it
        (`gen_server:call({Hub, CNode}, is_partitioned)`), is shown before and after, beside
        `phn_partition`'s (the same C core through the NIF) for the same events.
 
   Any mismatch (a child missing, a chunk count that differs, the C-node disagreeing with
-  `phn_partition`) fails the demo: it prints what failed and exits 1. The OS pids of the
-  peers and the C-node are written to `$PHN_DEMO_PIDS` so that the script can check that
-  none is left. `$PHN_DEMO_ID` makes the node names unique.
+  `phn_partition`, an install refused) fails the demo: it prints what failed and exits 1.
+  The OS pids of the peers and the C-node are written to `$PHN_DEMO_PIDS` so that the
+  script can check that none is left. `$PHN_DEMO_ID` makes the node names unique.
   """
 
   alias PhnCheck.{Child, Coordinator}
   alias ProcessHub.{Future, StartResult}
+  alias ProcessHub.Service.RequestManager
 
   @hub :demo_hub
   @children 5000
@@ -59,6 +67,8 @@ defmodule PhnCheck.Demo do
 
   defp run do
     id = System.get_env("PHN_DEMO_ID") || System.pid()
+    # The report is the output: info logs (the C-node monitor's "started") are not shown.
+    Logger.configure(level: :warning)
     pids_file = System.get_env("PHN_DEMO_PIDS")
 
     {a, peers} =
@@ -74,7 +84,10 @@ defmodule PhnCheck.Demo do
     after
       os_pids = if pids_file && File.exists?(pids_file), do: File.read!(pids_file), else: ""
       for {peer, _node} <- peers, do: stop_peer(peer)
-      if Process.whereis(:phn_cnode), do: :phn_cnode.stop()
+      ProcessHubNative.uninstall()
+      # The C-node runs under the application's supervisor: stopping the application
+      # stops phn_cnode, and the C-node with it.
+      Application.stop(:process_hub_native)
       # This VM reaps its children (the peers, the C-node) once they exit: wait for that,
       # so that nothing is left, not even a zombie, when it halts.
       for pid <- String.split(os_pids), do: wait_gone(pid, 3000)
@@ -93,22 +106,58 @@ defmodule PhnCheck.Demo do
     nodes = [a, b, c]
     say("nodes: #{a} (coordinator), #{b}, #{c}; epmd port #{System.get_env("ERL_EPMD_PORT")}")
 
-    cnode = step("starting the C-node", fn -> PhnCheck.Pending.CNode.ensure_cnode!() end)
+    cnode = step("starting the C-node", &start_cnode/0)
 
     os_pids = [:phn_cnode.os_pid() | for(n <- [b, c], do: :erpc.call(n, :os, :getpid, []))]
     if pids_file, do: File.write!(pids_file, Enum.map_join(os_pids, "\n", &to_string/1) <> "\n")
-    say("C-node: #{cnode} (os pid #{:phn_cnode.os_pid()}, started by phn_cnode; cookie given over its port)")
+
+    say(
+      "C-node: #{cnode} (os pid #{:phn_cnode.os_pid()}, phn_cnode under ProcessHubNative.Application; " <>
+        "cookie given over its port)"
+    )
 
     step("starting the coordinators", fn ->
       for n <- nodes do
-        mode = if n == a, do: :cnode, else: :map
-        {:ok, _} = :erpc.call(n, Coordinator, :start, [[hub_id: @hub, nodes: nodes, mode: mode]])
+        opts = [hub_id: @hub, nodes: nodes, mode: :map, request_manager: RequestManager]
+        {:ok, _} = :erpc.call(n, Coordinator, :start, [opts])
       end
     end)
+
+    step("ProcessHubNative.install/1", fn ->
+      for n <- nodes do
+        mode = if n == a, do: :cnode, else: :map
+        result = :erpc.call(n, ProcessHubNative, :install, [[mode: mode]])
+        check(result == :ok, "install(mode: #{mode}) on #{n}: #{inspect(result)}")
+      end
+    end)
+
+    say(
+      "ProcessHubNative.install/1: " <>
+        Enum.map_join(nodes, ", ", &"#{short(&1)} #{:erpc.call(&1, ProcessHubNative, :mode, [])}") <>
+        " (the coordinators call ProcessHub.Service.RequestManager)"
+    )
 
     start_children(nodes)
     partition(nodes, c, peer_c)
   end
+
+  # The way a ProcessHub application runs the C-node: `config :process_hub_native, cnode:
+  # [start: true]`, read when the application starts. The application started with this
+  # VM, before it was distributed (no C-node then): start it again with the config.
+  defp start_cnode do
+    :ok = Application.stop(:process_hub_native)
+    Application.put_env(:process_hub_native, :cnode, start: true)
+
+    case Application.ensure_all_started(:process_hub_native) do
+      {:ok, _} -> :phn_cnode.cnode()
+      {:error, reason} -> raise "phn_cnode did not start: #{inspect(start_failure(reason))}"
+    end
+  end
+
+  defp start_failure({:process_hub_native, {{:shutdown, {:failed_to_start_child, :phn_cnode, reason}}, _}}),
+    do: reason
+
+  defp start_failure(reason), do: reason
 
   ## 5 000 children
 

@@ -19,8 +19,11 @@ defmodule PhnCheck.Cluster do
     :ok
   end
 
-  @doc "Starts a peer node linked to the caller; returns `{peer_pid, node}`."
-  def start_peer!(prefix) do
+  @doc """
+  Starts a peer node linked to the caller; returns `{peer_pid, node}`. Option `paths`:
+  a function that picks the code paths the peer gets from this VM's (default all).
+  """
+  def start_peer!(prefix, opts \\ []) do
     name = ~c"#{prefix}_#{System.pid()}_#{System.unique_integer([:positive])}"
 
     {:ok, peer, node} =
@@ -32,7 +35,8 @@ defmodule PhnCheck.Cluster do
         wait_boot: 30_000
       })
 
-    :ok = :erpc.call(node, :code, :add_paths, [:code.get_path()])
+    paths = Enum.filter(:code.get_path(), Keyword.get(opts, :paths, fn _ -> true end))
+    :ok = :erpc.call(node, :code, :add_paths, [paths])
     {:ok, _} = :erpc.call(node, :application, :ensure_all_started, [:elixir])
     {:ok, _} = :erpc.call(node, :application, :ensure_all_started, [:logger])
     # Same log level as here: quiet peers.

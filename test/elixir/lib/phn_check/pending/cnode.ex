@@ -14,7 +14,8 @@ defmodule PhnCheck.Pending.CNode do
       in map mode.
     * The C-node answers once per operation: `{:phn_cnode_op, ref, {:complete, [{node,
       results}]}}` (every chunk of every node, concatenated), `{:expired, collected,
-      missing}` at the end of the window, or `{:error, :cnode_down}`. `handle_info/2`
+      missing}` at the end of the window, or `{:error, reason}` (`:cnode_down`,
+      `:enomem`, `:undecodable`: the operation ends with nothing collected). `handle_info/2`
       merges the results into the sub-requests (`:phn_rm_tracker.view/1`: where map mode
       would have put them), finalizes with the handler and replies to the awaiter. On
       `complete` the operation is gone, as in map mode.
@@ -59,34 +60,58 @@ defmodule PhnCheck.Pending.CNode do
 
   @doc """
   Starts `phn_cnode` on this node unless it runs (not linked to the caller: the node's
-  C-node outlives any one coordinator). Returns the C-node's node name.
+  C-node outlives any one coordinator). Returns the C-node's node name; raises
+  `phn_cnode did not start: reason` when `start_cnode/1` says `{:error, reason}`.
   """
   def ensure_cnode!(cnode_opts \\ %{}) do
-    if Process.whereis(:phn_cnode) == nil do
-      # start_link is the only start: trap its exit signal, so that a C-node that cannot
-      # start is an error here, not the death of the caller.
-      trapping = Process.flag(:trap_exit, true)
-
-      result =
-        case :phn_cnode.start_link(Map.new(cnode_opts)) do
-          {:ok, pid} ->
-            Process.unlink(pid)
-            :ok
-
-          {:error, {:already_started, _}} ->
-            :ok
-
-          {:error, reason} ->
-            # The server acks the error, then exits: wait for the signal of that exit.
-            receive do: ({:EXIT, _, ^reason} -> :ok), after: (5000 -> :ok)
-            {:error, reason}
-        end
-
-      Process.flag(:trap_exit, trapping)
-      with {:error, reason} <- result, do: raise("phn_cnode did not start: #{inspect(reason)}")
+    case start_cnode(cnode_opts) do
+      {:ok, cnode} -> cnode
+      {:error, reason} -> raise "phn_cnode did not start: #{inspect(reason)}"
     end
+  end
 
-    :phn_cnode.cnode()
+  @doc """
+  Starts `phn_cnode` on this node unless it runs: `{:ok, cnode}` (the C-node's node
+  name), or `{:error, reason}` as `:phn_cnode.start_link/1` answered it: a refusal before
+  anything starts (`:not_distributed`, `:no_cookie`) or a start that failed
+  (`:cnode_not_ready`, ...). The caller's links, trap_exit flag and mailbox are left as
+  they were.
+  """
+  def start_cnode(cnode_opts \\ %{}) do
+    if Process.whereis(:phn_cnode) == nil do
+      case start_unlinked(Map.new(cnode_opts)) do
+        :ok -> {:ok, :phn_cnode.cnode()}
+        {:error, {:already_started, _}} -> {:ok, :phn_cnode.cnode()}
+        {:error, _} = error -> error
+      end
+    else
+      {:ok, :phn_cnode.cnode()}
+    end
+  end
+
+  # start_link is phn_cnode's only start. It runs in a process of its own, which traps
+  # exits: a server that fails in init exits after it answered, and that exit signal goes
+  # to the helper, not the caller; a refusal before anything is spawned sends none. The
+  # helper returns start_link's answer as its exit reason, after unlinking a started owner.
+  defp start_unlinked(opts) do
+    {_pid, ref} =
+      spawn_monitor(fn ->
+        Process.flag(:trap_exit, true)
+
+        case :phn_cnode.start_link(opts) do
+          {:ok, owner} ->
+            Process.unlink(owner)
+            exit({:phn_cnode_start, :ok})
+
+          other ->
+            exit({:phn_cnode_start, other})
+        end
+      end)
+
+    receive do
+      {:DOWN, ^ref, :process, _, {:phn_cnode_start, result}} -> result
+      {:DOWN, ^ref, :process, _, reason} -> {:error, reason}
+    end
   end
 
   @impl true
@@ -221,7 +246,9 @@ defmodule PhnCheck.Pending.CNode do
   end
 
   defp report(state, op, {:expired, collected, missing}), do: finished(state, merge(op, collected, missing))
-  defp report(state, op, {:error, :cnode_down}), do: finished(state, op)
+  # cnode_down (the C-node died), enomem (it could not build the result), undecodable (the
+  # result did not decode here), or any later reason: nothing collected reaches us.
+  defp report(state, op, {:error, _reason}), do: finished(state, op)
 
   # The C-node is done with the operation but not every node answered: the awaiter gets
   # what was collected now; without one, the next await does (or cleanup drops it).

@@ -1,7 +1,7 @@
 defmodule PhnCheck.Pending.Tracker do
   @moduledoc """
   Pending operations in tracker mode: `:phn_request_manager` with a `phn_tracker`
-  (README.md, "Tracker mode"; `phn_rm_tracker`).
+  (docs/tracker.md; `phn_rm_tracker`).
 
   The coordinator starts `state.pending_operations` as a bare `phn_tracker` it owns; the
   first state function of `:phn_request_manager` turns it into tracker mode's layout,

@@ -19,6 +19,7 @@ build:
 test: deps
 	$(MAKE) fmt-check
 	$(MAKE) docs
+	$(MAKE) dialyzer
 	$(MAKE) package-check
 	$(MAKE) clang-build
 	$(MAKE) -C c_src all test-c valgrind-c

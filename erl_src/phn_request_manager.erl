@@ -9,11 +9,11 @@
 %% From Elixir: `alias :phn_request_manager, as: RequestManager`.
 %%
 %% With tracker mode's layout instead of a map in the state's pending_operations, the state
-%% functions run in tracker mode (phn_rm_tracker; README.md, "Tracker mode").
+%% functions run in tracker mode (phn_rm_tracker; docs/tracker.md).
 %%
 %% With `set_default_mode(cnode)' and phn_cnode running, compose_sub_requests/1 routes the
 %% nodes' responses to the C-node, which reports each operation once to handle_response/4
-%% (phn_rm_cnode; README.md, "C-node mode").
+%% (phn_rm_cnode; docs/cnode.md).
 -module(phn_request_manager).
 
 -export([
@@ -145,9 +145,9 @@ map_store(State, Op) ->
 
 %% @doc The mode of every coordinator of this VM whose `pending_operations' starts as a
 %% map (ProcessHub starts it as `%{}'): `map' (the default: ProcessHub's behaviour),
-%% `tracker' (`store/2' and `update/2' take the state over to tracker mode; README.md,
+%% `tracker' (`store/2' and `update/2' take the state over to tracker mode; docs/tracker.md,
 %% "Tracker mode") or `cnode' (`compose_sub_requests/1' routes the responses to the C-node;
-%% README.md, "C-node mode"). Meant to be set once, at start (a persistent_term: changing
+%% docs/cnode.md). Meant to be set once, at start (a persistent_term: changing
 %% it costs a global scan of the processes). Any other value raises `badarg' naming `Mode'
 %% (docs/errors.md).
 -spec set_default_mode(mode()) -> ok.
@@ -267,6 +267,7 @@ populate_forward(Forward, TargetNodes, ChildData) ->
 %% A request within its limit is returned whole after a bounded walk in Erlang (at most
 %% limit + 1 cells), as the original's length check; only a longer (or malformed) one
 %% reaches the NIF, which splits it (or raises badarg).
+-spec split(map()) -> [map(), ...].
 split(#{'__struct__' := ?START_REQ, children := Children} = Req) ->
     case phn_rm_small:split_list(Children, ?MAX_CHILDREN_PER_REQUEST) of
         true -> [Req];

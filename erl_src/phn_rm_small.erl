@@ -40,7 +40,9 @@
 
 %% @doc The limits, for the tests at and around them and for the bench's notes:
 %% the largest input each function still runs in Erlang.
--spec limits() -> #{atom() => pos_integer()}.
+-spec limits() -> #{process_response := ?RESPONSE_SUBS, record_response := ?RESPONSE_SUBS,
+                    'all_responded?' := ?RESPONDED_NODES, populate_forward_keys := ?FORWARD_KEYS,
+                    populate_forward_targets := ?FORWARD_TARGETS}.
 limits() ->
     #{process_response => ?RESPONSE_SUBS,
       record_response => ?RESPONSE_SUBS,
@@ -48,13 +50,18 @@ limits() ->
       populate_forward_keys => ?FORWARD_KEYS,
       populate_forward_targets => ?FORWARD_TARGETS}.
 
+%% An operation as process_response/3 gives it back.
+-type responded_op() :: #{completed_nodes := map(), nodes_data := list(),
+                          sub_requests := list(), _ => _}.
+
 %%====================================================================
 %% Response tracking
 %%====================================================================
 
 %% @doc `process_response/3' when both `sub_requests' and `nodes_data' have at most
 %% ?RESPONSE_SUBS elements.
--spec process_response(map(), term(), term()) -> {ok, {complete | pending, map()}} | native.
+-spec process_response(map(), term(), term()) ->
+          {ok, {complete | pending, responded_op()}} | native.
 process_response(Op, Node, Results) ->
     process_response(Op, Node, Results, ?RESPONSE_SUBS).
 

@@ -65,6 +65,10 @@
 -type pending() :: {phn_pending, phn_tracker:tracker(), #{term() => entry()}}
                  | {phn_pending, phn_tracker:tracker(), #{term() => entry()},
                     Legacy :: #{term() => map()}}.
+%% A state tracker mode is given (a bare tracker is wrapped by the first call) and the
+%% state it returns.
+-type tstate() :: #{pending_operations := pending() | phn_tracker:tracker(), _ => _}.
+-type wrapped() :: #{pending_operations := pending(), _ => _}.
 
 %%====================================================================
 %% State management
@@ -74,7 +78,7 @@
 %% keeping the responses counted: `store' and `update' are the same, as in map mode).
 %% Past the tracker's caps this raises `{phn_tracker, limit}'; on a closed tracker
 %% `{phn_tracker, closed}'.
--spec store(map(), map()) -> map().
+-spec store(tstate(), map()) -> wrapped().
 store(#{pending_operations := {?P, T, Ops}} = State, Op) ->
     Ref = maps:get(transaction_id, Op),
     Deadline = deadline(maps:get(expires_at, Op)),
@@ -89,13 +93,13 @@ store(#{pending_operations := {?P, T, Ops}} = State, Op) ->
     end;
 store(#{pending_operations := {?P, _, _, Legacy}} = State, Op) ->
     case is_map_key(maps:get(transaction_id, Op), Legacy) of
-        true -> legacy(State, fun(S) -> phn_rm_common:store(S, Op) end);
-        false -> tracked(State, fun(S) -> store(S, Op) end)
+        true -> as_state(legacy(State, fun(S) -> phn_rm_common:store(S, Op) end));
+        false -> as_state(tracked(State, fun(S) -> store(S, Op) end))
     end;
 store(State, Op) ->
     store(convert(State), Op).
 
--spec update(map(), map()) -> map().
+-spec update(tstate(), map()) -> wrapped().
 update(State, Op) ->
     store(State, Op).
 
@@ -120,32 +124,32 @@ get(#{pending_operations := {?P, T, Ops, Legacy}} = State, Ref) ->
 get(State, Ref) ->
     get(convert(State), Ref).
 
--spec remove(map(), term()) -> map().
+-spec remove(tstate(), term()) -> wrapped().
 remove(#{pending_operations := {?P, T, Ops}} = State, Ref) ->
-    _ = phn_tracker:cancel(T, Ref),
     case is_map_key(Ref, Ops) of
-        true -> wrap(State, T, maps:remove(Ref, Ops));
-        false -> State
+        true -> _ = phn_tracker:cancel(T, Ref), wrap(State, T, maps:remove(Ref, Ops));
+        false -> forget(T, Ref), State
     end;
 remove(#{pending_operations := {?P, _, _, Legacy}} = State, Ref) ->
     case is_map_key(Ref, Legacy) of
-        true -> legacy(State, fun(S) -> phn_rm_common:remove(S, Ref) end);
-        false -> tracked(State, fun(S) -> remove(S, Ref) end)
+        true -> as_state(legacy(State, fun(S) -> phn_rm_common:remove(S, Ref) end));
+        false -> as_state(tracked(State, fun(S) -> remove(S, Ref) end))
     end;
 remove(State, Ref) ->
     remove(convert(State), Ref).
 
 %% @doc Drops the expired operations (no replies, no finalize, as in map mode): the
-%% tracker finds them by its heap and names them; the map lets them go.
--spec cleanup_expired(map(), integer()) -> map().
+%% tracker finds them by its heap and names them (`phn_tracker:take_expired/2': their refs
+%% only); the map lets them go.
+-spec cleanup_expired(tstate(), integer()) -> wrapped().
 cleanup_expired(#{pending_operations := {?P, T, Ops}} = State, NowMs) ->
-    case phn_tracker:cleanup_expired(T, NowMs) of
+    case phn_tracker:take_expired(T, NowMs) of
         [] -> State;
-        Infos -> wrap(State, T, maps:without([Ref || #{ref := Ref} <- Infos], Ops))
+        Refs -> wrap(State, T, maps:without(Refs, Ops))
     end;
 cleanup_expired(#{pending_operations := {?P, _, _, _}} = State, NowMs) ->
-    State1 = legacy(State, fun(S) -> phn_request_manager:cleanup_expired(S, NowMs) end),
-    tracked(State1, fun(S) -> cleanup_expired(S, NowMs) end);
+    State1 = as_state(legacy(State, fun(S) -> phn_request_manager:cleanup_expired(S, NowMs) end)),
+    as_state(tracked(State1, fun(S) -> cleanup_expired(S, NowMs) end));
 cleanup_expired(State, NowMs) ->
     cleanup_expired(convert(State), NowMs).
 
@@ -156,49 +160,55 @@ cleanup_expired(State, NowMs) ->
 %% @doc Counts the response and keeps its results beside the operation; on completion
 %% merges every chunk's results in, finalizes, replies to the awaiter if any, and the
 %% operation is gone. Unknown operations, unexpected nodes and extra chunks are ignored.
--spec handle_response(map(), term(), term(), term()) -> {noreply, map()}.
+-spec handle_response(tstate(), term(), term(), term()) -> {noreply, wrapped()}.
 handle_response(#{pending_operations := {?P, T, Ops}} = State, Ref, Node, Results) ->
-    case phn_tracker:count(T, Ref, Node) of
-        {pending, _} ->
-            case Ops of
-                #{Ref := {Op, Responses}} ->
-                    {noreply, wrap(State, T, Ops#{Ref := {Op, [{Node, Results} | Responses]}})};
-                _ ->
-                    _ = phn_tracker:cancel(T, Ref),
-                    {noreply, State}
-            end;
-        complete ->
-            case maps:take(Ref, Ops) of
-                {{Op, Responses}, Ops1} ->
-                    Op1 = complete(Op, [{Node, Results} | Responses]),
-                    Result = phn_rm_common:finalize(Op1, State),
-                    Awaiter = maps:get(awaiter, Op1),
-                    case phn_rm_common:truthy(Awaiter) of
-                        true -> gen_server:reply(Awaiter, Result);
-                        false -> ok
-                    end,
-                    {noreply, wrap(State, T, Ops1)};
-                error ->
-                    {noreply, State}
-            end;
-        {ignored, unknown_operation} when is_map_key(Ref, Ops) ->
-            {noreply, wrap(State, T, maps:remove(Ref, Ops))};
-        {ignored, _} ->
-            {noreply, State}
+    %% The map first: a Ref a cluster member made up (any term, a fun, a huge one) never
+    %% reaches the NIF's key checks, and costs one map lookup.
+    case Ops of
+        #{Ref := Entry} -> count_response(State, T, Ops, Ref, Entry, Node, Results);
+        _ -> forget(T, Ref), {noreply, State}
     end;
 handle_response(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, Node, Results) ->
     case is_map_key(Ref, Legacy) of
-        true -> legacy(State, fun(S) -> phn_request_manager:handle_response(S, Ref, Node, Results) end);
-        false -> tracked(State, fun(S) -> handle_response(S, Ref, Node, Results) end)
+        true -> as_noreply(legacy(State, fun(S) -> phn_request_manager:handle_response(S, Ref, Node, Results) end));
+        false -> as_noreply(tracked(State, fun(S) -> handle_response(S, Ref, Node, Results) end))
     end;
 handle_response(State, Ref, Node, Results) ->
     handle_response(convert(State), Ref, Node, Results).
 
+count_response(State, T, Ops, Ref, {Op, Responses}, Node, Results) ->
+    case phn_tracker:count(T, Ref, Node) of
+        {pending, _} ->
+            {noreply, wrap(State, T, Ops#{Ref := {Op, [{Node, Results} | Responses]}})};
+        complete ->
+            Op1 = complete(Op, [{Node, Results} | Responses]),
+            Result = phn_rm_common:finalize(Op1, State),
+            Awaiter = maps:get(awaiter, Op1),
+            case phn_rm_common:truthy(Awaiter) of
+                true -> gen_server:reply(Awaiter, Result);
+                false -> ok
+            end,
+            {noreply, wrap(State, T, maps:remove(Ref, Ops))};
+        {ignored, unknown_operation} -> % the map held it, the tracker did not: let it go
+            {noreply, wrap(State, T, maps:remove(Ref, Ops))};
+        {ignored, _UnexpectedNodeOrExtraChunk} ->
+            {noreply, State}
+    end.
+
+%% A Ref the map does not hold: drop what the tracker may still hold under it (an older
+%% state's operation), whatever the term (a key the tracker refuses is none of its own).
+forget(T, Ref) ->
+    try phn_tracker:cancel(T, Ref) of
+        _ -> ok
+    catch
+        error:badarg -> ok
+    end.
+
 %% @doc As map mode: answered now (finalized, removed) when every node has answered or the
 %% operation's `timeout' option is 0; otherwise the awaiter is stored and an
 %% `{await_timeout, Ref, From}' timer started.
--spec handle_await(map(), term(), {pid(), term()}) ->
-          {reply, term(), map()} | {noreply, map()}.
+-spec handle_await(tstate(), term(), {pid(), term()}) ->
+          {reply, term(), wrapped()} | {noreply, wrapped()}.
 handle_await(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
     case Ops of
         #{Ref := {Op, Responses}} ->
@@ -226,20 +236,20 @@ handle_await(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
                      wrap(State, T, maps:remove(Ref, Ops))}
             end;
         _ ->
-            _ = phn_tracker:cancel(T, Ref),
+            forget(T, Ref),
             {reply, {error, pending_request_not_found}, State}
     end;
 handle_await(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, From) ->
     case is_map_key(Ref, Legacy) of
-        true -> legacy(State, fun(S) -> phn_request_manager:handle_await(S, Ref, From) end);
-        false -> tracked(State, fun(S) -> handle_await(S, Ref, From) end)
+        true -> as_reply(legacy(State, fun(S) -> phn_request_manager:handle_await(S, Ref, From) end));
+        false -> as_reply(tracked(State, fun(S) -> handle_await(S, Ref, From) end))
     end;
 handle_await(State, Ref, From) ->
     handle_await(convert(State), Ref, From).
 
 %% @doc As map mode: if `From' is the operation's awaiter, reply with the finalized
 %% (partial) result and remove the operation; otherwise nothing.
--spec handle_timeout(map(), term(), {pid(), term()}) -> {noreply, map()}.
+-spec handle_timeout(tstate(), term(), {pid(), term()}) -> {noreply, wrapped()}.
 handle_timeout(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
     case Ops of
         #{Ref := {Op, Responses}} ->
@@ -257,13 +267,13 @@ handle_timeout(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
                     {noreply, State}
             end;
         _ ->
-            _ = phn_tracker:cancel(T, Ref),
+            forget(T, Ref),
             {noreply, State}
     end;
 handle_timeout(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, From) ->
     case is_map_key(Ref, Legacy) of
-        true -> legacy(State, fun(S) -> phn_request_manager:handle_timeout(S, Ref, From) end);
-        false -> tracked(State, fun(S) -> handle_timeout(S, Ref, From) end)
+        true -> as_noreply(legacy(State, fun(S) -> phn_request_manager:handle_timeout(S, Ref, From) end));
+        false -> as_noreply(tracked(State, fun(S) -> handle_timeout(S, Ref, From) end))
     end;
 handle_timeout(State, Ref, From) ->
     handle_timeout(convert(State), Ref, From).
@@ -281,7 +291,7 @@ tracker(#{pending_operations := T}) when is_reference(T) -> T.
 %% with a new tracker owned by the calling process. The operations of the map stay
 %% beside it as `{phn_pending, Tracker, Ops, Legacy}', handled in map mode until the last
 %% is gone, when the layout becomes `{phn_pending, Tracker, Ops}'.
--spec take_over(map(), map()) -> map().
+-spec take_over(#{pending_operations := map(), _ => _}, map()) -> wrapped().
 take_over(#{pending_operations := Map} = State, Op) when is_map(Map) ->
     case is_map_key(maps:get(transaction_id, Op), Map) of
         true -> phn_rm_common:store(State, Op);
@@ -358,6 +368,13 @@ tracked(State, Fun) -> % the legacy map emptied on the way
 rewrap({noreply, S}, Put) -> {noreply, Put(S)};
 rewrap({reply, Reply, S}, Put) -> {reply, Reply, Put(S)};
 rewrap(S, Put) -> Put(S).
+
+%% What legacy/2 and tracked/2 return, narrowed to what each caller's Fun gives (a state,
+%% {noreply, State}, or either reply of handle_await), so that the types say so too.
+as_state(S) when is_map(S) -> S.
+as_noreply({noreply, _} = R) -> R.
+as_reply({reply, _, _} = R) -> R;
+as_reply({noreply, _} = R) -> R.
 
 %% A new entry on both sides. A tracker entry the map did not know is a leftover of an
 %% older state: replaced.

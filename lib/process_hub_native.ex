@@ -28,7 +28,7 @@ defmodule ProcessHubNative do
     * `:tracker` — the drop-in takes over ProcessHub's `%{}` `pending_operations` on
       its first `store` and keeps operations in the native `phn_tracker` table: every
       split chunk is waited for and reported, responses from nodes outside an operation
-      are ignored, expiry is O(k log n) (README, "Tracker mode"). Needs
+      are ignored, expiry is O(k log n) (docs/tracker.md). Needs
       `:phn_request_manager.set_default_mode/1`, which `install/1` calls with `:tracker`
       (and `uninstall/0` with `:map`); on a build without it, `install/1` returns
       `{:error, {:mode_unavailable, :tracker}}`.
@@ -36,7 +36,7 @@ defmodule ProcessHubNative do
       to this node's C-node (`phn_cnode`, which must be running: see
       `ProcessHubNative.Application`), which collects every chunk and hands the
       coordinator one `operation_response` per operation, finalized once by
-      `handle_response/4` (README, "C-node mode"). Needs
+      `handle_response/4` (docs/cnode.md). Needs
       `:phn_request_manager.set_default_mode(:cnode)`; `install/1` calls it (and
       `uninstall/0` sets `:map` back).
 

@@ -705,6 +705,26 @@ ignored_responses_keep_the_state_test() ->
     #{pending_operations := {phn_pending, _, Ops}} = S1,
     ?assertMatch([{_, [{node1, [{c1, _}]}]}], maps:values(Ops)).
 
+%% A response's Ref comes from a cluster member: whatever term it is (one the tracker would
+%% refuse as a key: a fun, a big binary, a long list, a bignum), tracker mode ignores it as
+%% map mode does, and so do the local state functions. On the old code these raised badarg
+%% from the NIF's key check.
+hostile_refs_ignored_test() ->
+    Op = two_node_op(#{}),
+    S = state_with(tracker, [Op]),
+    Hostile = [fun() -> ok end, binary:copy(<<1>>, 1 bsl 20), lists:seq(1, 100000),
+               1 bsl 200, <<1:3>>, {make_ref(), lists:seq(1, 1000)}],
+    From = {self(), make_ref()},
+    [begin
+         ?assertEqual({noreply, S}, ?M:handle_response(S, R, node1, [{c1, {ok, self()}}])),
+         ?assertEqual(nil, ?M:get(S, R)),
+         ?assertEqual(S, ?M:remove(S, R)),
+         ?assertEqual({reply, {error, pending_request_not_found}, S}, ?M:handle_await(S, R, From)),
+         ?assertEqual({noreply, S}, ?M:handle_timeout(S, R, From))
+     end || R <- Hostile],
+    ?assertEqual(1, pending(S)),
+    ?assertEqual(Op, ?M:get(S, ref(Op))).
+
 %%====================================================================
 %% Default mode: ProcessHub starts pending_operations as %{}
 %%====================================================================

@@ -145,8 +145,8 @@ map_store(State, Op) ->
 
 %% @doc The mode of every coordinator of this VM whose `pending_operations' starts as a
 %% map (ProcessHub starts it as `%{}'): `map' (the default: ProcessHub's behaviour),
-%% `tracker' (`store/2' and `update/2' take the state over to tracker mode; docs/tracker.md,
-%% "Tracker mode") or `cnode' (`compose_sub_requests/1' routes the responses to the C-node;
+%% `tracker' (`store/2' and `update/2' take the state over to tracker mode;
+%% docs/tracker.md) or `cnode' (`compose_sub_requests/1' routes the responses to the C-node;
 %% docs/cnode.md). Meant to be set once, at start (a persistent_term: changing
 %% it costs a global scan of the processes). Any other value raises `badarg' naming `Mode'
 %% (docs/errors.md).

@@ -10,9 +10,10 @@ defmodule ProcessHubNative.Events do
     * `[:process_hub_native, :operation, :expired]`, metadata `%{count: n}`, when a
       cleanup dropped `n` expired operations.
 
-  Both read `pending_operations` before and after the call, so they only report while it
-  is a map (map and C-node modes); in tracker mode nothing is emitted from here. Without telemetry the
-  installed module calls the drop-in directly and this module is not involved.
+  Both read `pending_operations` before and after the call: a map (map and C-node modes)
+  or tracker mode's `{:phn_pending, tracker, ops}` / `{:phn_pending, tracker, ops, legacy}`
+  (whose maps hold the pending operations). Without telemetry the installed module calls
+  the drop-in directly and this module is not involved.
   """
 
   @drop_in :phn_request_manager
@@ -34,16 +35,32 @@ defmodule ProcessHubNative.Events do
   def cleanup_expired(state) do
     new_state = @drop_in.cleanup_expired(state)
 
-    with %{pending_operations: before} when is_map(before) <- state,
-         %{pending_operations: now} when is_map(now) <- new_state,
-         dropped when dropped > 0 <- map_size(before) - map_size(now) do
+    with before when is_integer(before) <- pending_count(state),
+         now when is_integer(now) <- pending_count(new_state),
+         dropped when dropped > 0 <- before - now do
       ProcessHubNative.Telemetry.execute([:operation, :expired], %{count: dropped})
     end
 
     new_state
   end
 
-  # true / false for a map; nil when pending_operations is not a map (tracker mode).
-  defp pending?(%{pending_operations: pending}, ref) when is_map(pending), do: Map.has_key?(pending, ref)
-  defp pending?(_state, _ref), do: nil
+  # true / false where the pending operations can be read; nil otherwise (a bare tracker,
+  # before the first store wraps it).
+  defp pending?(%{pending_operations: pending}, ref), do: holds?(pending, ref)
+
+  defp holds?(pending, ref) when is_map(pending), do: Map.has_key?(pending, ref)
+  defp holds?({:phn_pending, _tracker, ops}, ref), do: Map.has_key?(ops, ref)
+
+  defp holds?({:phn_pending, _tracker, ops, legacy}, ref),
+    do: Map.has_key?(ops, ref) or Map.has_key?(legacy, ref)
+
+  defp holds?(_other, _ref), do: nil
+
+  defp pending_count(%{pending_operations: pending}) when is_map(pending), do: map_size(pending)
+  defp pending_count(%{pending_operations: {:phn_pending, _tracker, ops}}), do: map_size(ops)
+
+  defp pending_count(%{pending_operations: {:phn_pending, _tracker, ops, legacy}}),
+    do: map_size(ops) + map_size(legacy)
+
+  defp pending_count(_state), do: nil
 end

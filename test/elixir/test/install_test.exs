@@ -327,24 +327,7 @@ defmodule PhnCheck.InstallTest do
 
     try do
       assert on_all(nodes, :install, [[mode: :map]]) == [:ok, :ok, :ok]
-      cids = Enum.map(1..30, &{:events, &1})
-      {:ok, future} = Coordinator.start_children(@hub, Enum.map(cids, &Child.spec/1), awaitable: true)
-      assert %StartResult{status: :ok} = Future.await(future)
-      ref = future.ref
-
-      assert_receive {:telemetry, [:process_hub_native, :operation, :complete], %{system_time: _},
-                      %{transaction_id: ^ref}}
-
-      # An expired operation, dropped by the coordinator's cleanup tick.
-      now = System.monotonic_time(:millisecond)
-      expired = %RequestManager{transaction_id: make_ref(), nodes_data: [], expires_at: now - 1000}
-      :sys.replace_state(Process.whereis(@hub), &RequestManager.store(&1, expired))
-      assert_receive {:telemetry, [:process_hub_native, :operation, :expired], _, %{count: 1}}, 5000
-
-      registered_everywhere(nodes, @hub, cids, 30)
-      {:ok, stop} = Coordinator.stop_children(@hub, cids, awaitable: true)
-      assert %StopResult{status: :ok} = Future.await(stop)
-      registered_everywhere(nodes, @hub, cids, 0)
+      events_run(nodes, @hub, :events)
     after
       on_all(nodes, :uninstall, [])
       Process.unregister(:phn_telemetry_sink)
@@ -354,6 +337,52 @@ defmodule PhnCheck.InstallTest do
     end
 
     refute Code.ensure_loaded?(:telemetry)
+  end
+
+  # Tracker mode too: the events read the operations in tracker mode's layout. A hub of its
+  # own, as its state is taken over and must not outlive the install.
+  test "with :telemetry loaded at install, tracker mode: completion and expiry events",
+       %{nodes: nodes} do
+    Code.compile_string(@telemetry_double)
+    Process.register(self(), :phn_telemetry_sink)
+
+    try do
+      assert on_all(nodes, :install, [[mode: :tracker]]) == [:ok, :ok, :ok]
+
+      with_hub(nodes, :phn_hub_events_tracker, [req_cleanup_interval: 200, exec_delay: @exec_delay], fn ->
+        events_run(nodes, :phn_hub_events_tracker, :tracked_events)
+        assert {:phn_pending, _, _} = :sys.get_state(:phn_hub_events_tracker).pending_operations
+      end)
+    after
+      on_all(nodes, :uninstall, [])
+      Process.unregister(:phn_telemetry_sink)
+      :code.purge(:telemetry)
+      :code.delete(:telemetry)
+      :code.purge(:telemetry)
+    end
+
+    refute Code.ensure_loaded?(:telemetry)
+  end
+
+  defp events_run(nodes, hub, tag) do
+    cids = Enum.map(1..30, &{tag, &1})
+    {:ok, future} = Coordinator.start_children(hub, Enum.map(cids, &Child.spec/1), awaitable: true)
+    assert %StartResult{status: :ok} = Future.await(future)
+    ref = future.ref
+
+    assert_receive {:telemetry, [:process_hub_native, :operation, :complete], %{system_time: _},
+                    %{transaction_id: ^ref}}
+
+    # An expired operation, dropped by the coordinator's cleanup tick.
+    now = System.monotonic_time(:millisecond)
+    expired = %RequestManager{transaction_id: make_ref(), nodes_data: [], expires_at: now - 1000}
+    :sys.replace_state(Process.whereis(hub), &RequestManager.store(&1, expired))
+    assert_receive {:telemetry, [:process_hub_native, :operation, :expired], _, %{count: 1}}, 5000
+
+    registered_everywhere(nodes, hub, cids, 30)
+    {:ok, stop} = Coordinator.stop_children(hub, cids, awaitable: true)
+    assert %StopResult{status: :ok} = Future.await(stop)
+    registered_everywhere(nodes, hub, cids, 0)
   end
 
   test "install twice, uninstall without install, modes: each a clear result" do

@@ -102,12 +102,7 @@ report(State, Ref, {complete, NodeResults}) ->
     case node_results(NodeResults) andalso phn_request_manager:get(State, Ref) of
         Op when is_map(Op) ->
             Op1 = merge(Op, NodeResults, []),
-            Result = phn_rm_common:finalize(Op1, State),
-            Awaiter = maps:get(awaiter, Op1),
-            case phn_rm_common:truthy(Awaiter) of
-                true -> gen_server:reply(Awaiter, Result);
-                false -> ok
-            end,
+            phn_rm_common:finalize_and_reply(Op1, State),
             {noreply, phn_request_manager:remove(State, Ref)};
         _UnknownOrBad ->
             {noreply, State}

@@ -39,6 +39,7 @@
 
 %% Helpers shared with the drop-in, the oracle and the tests.
 -export([monotonic_ms/0,
+         finalize_and_reply/2,
          kw_get/3,
          truthy/1,
          handler_action/1,
@@ -153,6 +154,18 @@ compose_sub_requests(#{'__struct__' := ?RM, nodes_data := NodesData, handler := 
                             NodesData),
     {ok, Op#{sub_requests := SubRequests}}.
 
+%% @doc What every mode does with a completed operation: `finalize/2', and the result to
+%% its awaiter if it has one (an operation nobody awaits is still finalized: its side
+%% effects happen there).
+-spec finalize_and_reply(operation(), term()) -> ok.
+finalize_and_reply(Op, State) ->
+    Result = finalize(Op, State),
+    Awaiter = maps:get(awaiter, Op),
+    case truthy(Awaiter) of
+        true -> _ = gen_server:reply(Awaiter, Result), ok;
+        false -> ok
+    end.
+
 %% @doc `Handler:post_process(Op, Handler:aggregate_results(Op), Hub)'.
 -spec finalize(operation(), term()) -> term().
 finalize(Op, Hub) ->
@@ -196,11 +209,7 @@ handle_response(Mod, State, Ref, Node, Results) ->
         Op ->
             case Mod:process_response(Op, Node, Results) of
                 {complete, Op1} ->
-                    Result = finalize(Op1, State),
-                    case truthy(maps:get(awaiter, Op1)) of
-                        true -> gen_server:reply(maps:get(awaiter, Op1), Result);
-                        false -> ok
-                    end,
+                    finalize_and_reply(Op1, State),
                     {noreply, remove(State, Ref)};
                 {pending, Op1} ->
                     {noreply, update(State, Op1)}

@@ -182,12 +182,7 @@ count_response(State, T, Ops, Ref, {Op, Responses}, Node, Results) ->
             {noreply, wrap(State, T, Ops#{Ref := {Op, [{Node, Results} | Responses]}})};
         complete ->
             Op1 = complete(Op, [{Node, Results} | Responses]),
-            Result = phn_rm_common:finalize(Op1, State),
-            Awaiter = maps:get(awaiter, Op1),
-            case phn_rm_common:truthy(Awaiter) of
-                true -> gen_server:reply(Awaiter, Result);
-                false -> ok
-            end,
+            phn_rm_common:finalize_and_reply(Op1, State),
             {noreply, wrap(State, T, maps:remove(Ref, Ops))};
         {ignored, unknown_operation} -> % the map held it, the tracker did not: let it go
             {noreply, wrap(State, T, maps:remove(Ref, Ops))};

@@ -322,37 +322,30 @@ defmodule PhnCheck.InstallTest do
   """
 
   test "with :telemetry loaded at install: operation completion and expiry events", %{nodes: nodes} do
-    Code.compile_string(@telemetry_double)
-    Process.register(self(), :phn_telemetry_sink)
-
-    try do
-      assert on_all(nodes, :install, [[mode: :map]]) == [:ok, :ok, :ok]
-      events_run(nodes, @hub, :events)
-    after
-      on_all(nodes, :uninstall, [])
-      Process.unregister(:phn_telemetry_sink)
-      :code.purge(:telemetry)
-      :code.delete(:telemetry)
-      :code.purge(:telemetry)
-    end
-
-    refute Code.ensure_loaded?(:telemetry)
+    with_telemetry_double(nodes, :map, fn -> events_run(nodes, @hub, :events) end)
   end
 
   # Tracker mode too: the events read the operations in tracker mode's layout. A hub of its
   # own, as its state is taken over and must not outlive the install.
   test "with :telemetry loaded at install, tracker mode: completion and expiry events",
        %{nodes: nodes} do
-    Code.compile_string(@telemetry_double)
-    Process.register(self(), :phn_telemetry_sink)
-
-    try do
-      assert on_all(nodes, :install, [[mode: :tracker]]) == [:ok, :ok, :ok]
-
+    with_telemetry_double(nodes, :tracker, fn ->
       with_hub(nodes, :phn_hub_events_tracker, [req_cleanup_interval: 200, exec_delay: @exec_delay], fn ->
         events_run(nodes, :phn_hub_events_tracker, :tracked_events)
         assert {:phn_pending, _, _} = :sys.get_state(:phn_hub_events_tracker).pending_operations
       end)
+    end)
+  end
+
+  # The stand-in :telemetry loaded, every node installed in `mode`, then `fun`; everything
+  # undone after, whatever happened.
+  defp with_telemetry_double(nodes, mode, fun) do
+    Code.compile_string(@telemetry_double)
+    Process.register(self(), :phn_telemetry_sink)
+
+    try do
+      assert on_all(nodes, :install, [[mode: mode]]) == [:ok, :ok, :ok]
+      fun.()
     after
       on_all(nodes, :uninstall, [])
       Process.unregister(:phn_telemetry_sink)

@@ -44,6 +44,8 @@ hold_test_() ->
         {"cancel and drop_expired of an operation with 300 000 chunks",
          {timeout, 120, fun many_chunks/0}},
         {"close of 2000 operations x 150 chunks", {timeout, 120, fun close_many_chunks/0}},
+        {"drop_expired and take_expired of 2000 expired operations x 600 chunks",
+         {timeout, 120, fun expire_many_chunks/0}},
         {"owner exit with 2000 operations x 150 chunks", {timeout, 120, fun exit_many_chunks/0}},
         {"record and size while another process gets and peeks a big operation",
          {timeout, 120, fun lock_not_held_while_building/0}}
@@ -120,8 +122,11 @@ many_chunks() ->
     settle().
 
 fill_chunks(T, Ops, Chunks) ->
+    fill_chunks(T, Ops, Chunks, far()).
+
+fill_chunks(T, Ops, Chunks, Opts) ->
     [begin
-         ok = ?T:track(T, I, [{a, Chunks + 1}], far()),
+         ok = ?T:track(T, I, [{a, Chunks + 1}], Opts),
          [{pending, 1} = ?T:record(T, I, a, [C]) || C <- lists:seq(1, Chunks)]
      end || I <- lists:seq(1, Ops)],
     T.
@@ -129,6 +134,15 @@ fill_chunks(T, Ops, Chunks) ->
 close_many_chunks() ->
     strict(fun() -> fill_chunks(?T:new(), 2000, 150) end,
           fun(T) -> {?T:close(T), ?T:size(T)} end, {ok, 0}),
+    settle().
+
+%% Each operation is cheap enough to free inline, but a batch of them is not: a cleanup
+%% call counts their frees in its budget.
+expire_many_chunks() ->
+    Now = erlang:monotonic_time(millisecond),
+    Fill = fun() -> fill_chunks(?T:new(), 2000, 600, #{deadline_ms => Now - 1}) end,
+    strict(Fill, fun(T) -> {?T:drop_expired(T, Now), ?T:size(T)} end, {2000, 0}),
+    strict(Fill, fun(T) -> length(?T:take_expired(T, Now)) end, 2000),
     settle().
 
 %% The work is only the exit: the monitor callback frees (or hands over) the table.

@@ -72,7 +72,10 @@ static ERL_NIF_TERM cleanup_run(ErlNifEnv *env, const ERL_NIF_TERM argv[], int o
     }
     size_t n = 0, spent = 0, budget = on_normal ? TR_DIRTY_WORK : SIZE_MAX;
     while (next != NULL && n < max) {
-        size_t w = TR_POP_COST;
+        /* What popping it costs here: the pop, its inline free (a dearer one goes to the
+         * reaper, see tr_dispose_op) and, for infos, building its terms. */
+        size_t free_cost = tr_op_free_cost(next);
+        size_t w = tr_weight_add(TR_POP_COST, free_cost <= TR_FREE_INLINE ? free_cost : 1);
         if (want == WANT_INFOS)
             w = tr_weight_add(w, tr_weight_add(tr_op_weight(next), TR_INFO_COST));
         if (n > 0 && tr_weight_add(spent, w) > budget)

@@ -24,7 +24,7 @@ defmodule ProcessHubNative.Events do
     pending? = pending?(state, ref)
     {:noreply, new_state} = reply = @drop_in.handle_response(state, ref, node, results)
 
-    if pending? and pending?(new_state, ref) == false,
+    if pending? == true and pending?(new_state, ref) == false,
       do: ProcessHubNative.Telemetry.execute([:operation, :complete], %{transaction_id: ref, node: node})
 
     reply

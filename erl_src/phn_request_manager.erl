@@ -182,12 +182,20 @@ cleanup_expired(#{pending_operations := Pending} = State, NowMs) ->
 %%% GenServer handlers
 
 -spec handle_response(state(), term(), node() | '$phn_cnode', term()) -> {noreply, state()}.
-handle_response(State, Ref, '$phn_cnode', Body) ->
-    %% C-node mode: phn_cnode's one report of an operation it collected (either state).
-    phn_rm_cnode:handle_report(State, Ref, Body);
-handle_response(#{pending_operations := P} = State, Ref, Node, Results) when ?TRACKER_MODE(P) ->
-    phn_rm_tracker:handle_response(State, Ref, Node, Results);
+handle_response(State, Ref, '$phn_cnode' = Node, Body) ->
+    %% C-node mode: phn_cnode's one report of an operation it routed to the C-node (either
+    %% state). For any other operation the node name is just a name, as for ProcessHub:
+    %% a cluster member cannot finish an operation by sending it.
+    case phn_rm_cnode:handle_report(State, Ref, Body) of
+        not_routed -> mode_response(State, Ref, Node, Body);
+        Reply -> Reply
+    end;
 handle_response(State, Ref, Node, Results) ->
+    mode_response(State, Ref, Node, Results).
+
+mode_response(#{pending_operations := P} = State, Ref, Node, Results) when ?TRACKER_MODE(P) ->
+    phn_rm_tracker:handle_response(State, Ref, Node, Results);
+mode_response(State, Ref, Node, Results) ->
     phn_rm_common:handle_response(?MODULE, State, Ref, Node, Results).
 
 -spec handle_await(state(), term(), from()) ->

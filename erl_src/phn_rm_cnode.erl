@@ -91,31 +91,48 @@ fallback(Op, Reason) ->
 %% puts them, `phn_rm_tracker:view/1'), replies to its awaiter if any and removes it;
 %% `expired' merges what arrived into the stored operation (await, await timeout and
 %% cleanup then behave as map mode with those responses); `{error, _}' leaves it to
-%% expire as in map mode. Unknown operations and any other body are ignored; a `State'
-%% that is not a map raises `badarg' naming it.
--spec handle_report(map(), term(), term()) -> {noreply, map()}.
+%% expire as in map mode; any other body is ignored. For an operation that is unknown or
+%% was not routed to the C-node it returns `not_routed': the drop-in then handles the
+%% message as any node's response (a cluster member sending `'$phn_cnode'' finishes
+%% nothing). A `State' that is not a map raises `badarg' naming it.
+-spec handle_report(phn_request_manager:state(), term(), term()) ->
+          {noreply, phn_request_manager:state()} | not_routed.
 handle_report(State, Ref, Body) ->
     ?CHECK_ARGS([{'State', map}, {'Ref', any}, {'Body', any}], [State, Ref, Body]),
     report(State, Ref, Body).
 
-report(State, Ref, {complete, NodeResults}) ->
-    case node_results(NodeResults) andalso phn_request_manager:get(State, Ref) of
+report(State, Ref, Body) ->
+    case phn_request_manager:get(State, Ref) of
         Op when is_map(Op) ->
-            Op1 = merge(Op, NodeResults, []),
-            phn_rm_common:finalize_and_reply(Op1, State),
+            case routed(Op) of
+                true -> apply_report(State, Ref, Op, Body);
+                false -> not_routed
+            end;
+        _Unknown ->
+            not_routed
+    end.
+
+%% Composed towards the C-node (route/1): only then is a '$phn_cnode' report the C-node's.
+routed(Op) ->
+    Here = node(),
+    lists:any(fun(#{originating_node := Origin}) -> Origin =/= Here andalso Origin =/= nil;
+                 (_) -> false
+              end, maps:get(sub_requests, Op)).
+
+apply_report(State, Ref, Op, {complete, NodeResults}) ->
+    case node_results(NodeResults) of
+        true ->
+            phn_rm_common:finalize_and_reply(merge(Op, NodeResults, []), State),
             {noreply, phn_request_manager:remove(State, Ref)};
-        _UnknownOrBad ->
+        false ->
             {noreply, State}
     end;
-report(State, Ref, {expired, NodeResults, Missing}) ->
-    case node_results(NodeResults) andalso node_list(Missing) andalso
-         phn_request_manager:get(State, Ref) of
-        Op when is_map(Op) ->
-            {noreply, phn_request_manager:update(State, merge(Op, NodeResults, Missing))};
-        _UnknownOrBad ->
-            {noreply, State}
+apply_report(State, _Ref, Op, {expired, NodeResults, Missing}) ->
+    case node_results(NodeResults) andalso node_list(Missing) of
+        true -> {noreply, phn_request_manager:update(State, merge(Op, NodeResults, Missing))};
+        false -> {noreply, State}
     end;
-report(State, _Ref, _ErrorOrOther) ->
+apply_report(State, _Ref, _Op, _ErrorOrOther) ->
     {noreply, State}.
 
 merge(Op, NodeResults, Missing) ->

@@ -35,11 +35,15 @@ kids(Node, N) -> [#{child_id => {Node, I}} || I <- lists:seq(1, N)].
 results(Node, N) -> [{{Node, I}, {ok, self()}} || I <- lists:seq(1, N)].
 
 %% A composed operation over n1 (3 children) and n2 (2), stored in a map state.
+%% An operation as C-node mode stores it: composed, its sub-requests routed to a C-node.
 stored(Opts) ->
-    Op0 = ?M:new(#{hub_id => test_hub}, ?HANDLER, [{?N1, kids(?N1, 3)}, {?N2, kids(?N2, 2)}],
-                 Opts),
-    {ok, Op} = phn_rm_common:compose_sub_requests(Op0),
-    {Op, ?M:store(#{hub_id => test_hub, pending_operations => #{}}, Op)}.
+    {ok, Op} = phn_rm_common:compose_sub_requests(unrouted(Opts)),
+    Routed = Op#{sub_requests := [S#{originating_node => 'phn_cnode_t@127.0.0.1'}
+                                  || S <- maps:get(sub_requests, Op)]},
+    {Routed, ?M:store(#{hub_id => test_hub, pending_operations => #{}}, Routed)}.
+
+unrouted(Opts) ->
+    ?M:new(#{hub_id => test_hub}, ?HANDLER, [{?N1, kids(?N1, 3)}, {?N2, kids(?N2, 2)}], Opts).
 
 started(#{started := Started}) -> lists:sort([Cid || {Cid, [{_Node, _Pid}]} <- Started]).
 
@@ -172,6 +176,26 @@ ignored_reports_test_() ->
         ?assertEqual({noreply, S},
                      ?M:handle_response(S, make_ref(), '$phn_cnode', {expired, Good, []})),
         ?assertEqual([], finalized(Ref))
+    end).
+
+%% A '$phn_cnode' report for an operation that was not routed to the C-node is any node's
+%% response, as ProcessHub would take it: a cluster member sending one finishes nothing.
+%% In map mode exactly the original's outcome (the plain-Erlang oracle's), in tracker mode
+%% a response from a node outside the operation (ignored).
+forged_report_is_a_plain_response_test_() ->
+    with_log(fun() ->
+        {ok, Op} = phn_rm_common:compose_sub_requests(unrouted([])),
+        Ref = maps:get(transaction_id, Op),
+        Body = {complete, [{?N1, results(?N1, 3)}, {?N2, results(?N2, 2)}]},
+        S = ?M:store(#{hub_id => test_hub, pending_operations => #{}}, Op),
+        ?assertEqual(phn_request_manager_erl:handle_response(S, Ref, '$phn_cnode', Body),
+                     ?M:handle_response(S, Ref, '$phn_cnode', Body)),
+        T = phn_tracker:new(),
+        TS = ?M:store(#{hub_id => test_hub, pending_operations => T}, Op),
+        {noreply, TS1} = ?M:handle_response(TS, Ref, '$phn_cnode', Body),
+        ?assertEqual(Op, ?M:get(TS1, Ref)),
+        ?assertEqual([], finalized(Ref)),
+        phn_tracker:close(T)
     end).
 
 %% A tracker state (pending_operations turned into a phn_tracker, then C-node mode): the

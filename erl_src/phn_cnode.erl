@@ -568,7 +568,8 @@ start_port(St) ->
 start_port(#st{opts = Opts} = St, Attempts) ->
     CNode = cnode_name(Opts),
     %% `bind' (the C-node listens on 127.0.0.1 without it) may also sit in `args'.
-    Args = ["--name", atom_to_list(CNode)
+    %% --owner: identifiers naming this node are checked as this node's BEAM checks them.
+    Args = ["--name", atom_to_list(CNode), "--owner", atom_to_list(node())
             | arg_flags(maps:merge(maps:with([bind], Opts), maps:get(args, Opts, #{})))],
     {Exe, Argv} = command(Opts, Args),
     Port = open_port({spawn_executable, Exe},

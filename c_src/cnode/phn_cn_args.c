@@ -38,7 +38,8 @@ void phn_cn_config_defaults(phn_cn_config *c)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: phn_cnode --name ALIVE@HOST [--bind IPV4 (default 127.0.0.1)] [--port N]\n"
+            "usage: phn_cnode --name ALIVE@HOST [--owner NODE] [--bind IPV4 (default 127.0.0.1)]\n"
+            "  [--port N]\n"
             "  [--handshake-ms N] [--handshakes N] [--max-msg BYTES] [--max-ctl BYTES] "
             "[--max-ctl-out BYTES]\n"
             "  [--max-out BYTES] [--max-in-total BYTES] [--frame-ms N]\n"
@@ -148,6 +149,14 @@ int phn_cn_args_parse(phn_cn_config *c, int argc, char **argv)
                 fprintf(stderr, "phn_cnode: bad --name (want alive@host)\n");
                 return -1;
             }
+            continue;
+        }
+        if (strcmp(flag, "--owner") == 0) {
+            if (strlen(val) >= sizeof(c->owner_node) || strchr(val, '@') == NULL) {
+                fprintf(stderr, "phn_cnode: bad --owner (want alive@host)\n");
+                return -1;
+            }
+            strcpy(c->owner_node, val);
             continue;
         }
         if (strcmp(flag, "--bind") == 0) {

@@ -185,14 +185,42 @@ static uint64_t small_int_hash(int64_t v)
     return int_hash(v < 0, le, 8);
 }
 
-/* Node atom, then `words` 32-bit numbers (hashed) and `skip` bytes (creation, not hashed:
- * a coarser hash only makes a duplicate key more likely to be suspected, never missed).
- *
- * The BEAM validates the identifiers of its own node (and creation) more strictly than
- * others', and the owner's node is a node a peer can name. So every identifier is held to
+/* The BEAM validates the identifiers of its own node more strictly than other nodes'
+ * (any 32-bit pid and port words, references of up to 5 words: what OTP 26 and later
+ * send). The owner's node is a node a peer can name, so identifiers naming it are held to
  * the local rules, which all the BEAM and ei ever create keep: a pid's id below 2^15 and
  * serial below 2^13, a port's id below 2^28, and a reference of at most 3 words whose
- * first is below 2^18 (the BEAM's 4- and 5-word pid references are refused). */
+ * first is below 2^18 (the BEAM's 4- and 5-word pid references are refused). Until the
+ * owner's node is known (phn_cn_check_set_owner), every node is held to them. */
+static int owner_known;
+static uint64_t owner_hash;
+
+int phn_cn_check_set_owner(const char *node)
+{
+    owner_known = 0;
+    if (node == NULL || node[0] == '\0')
+        return 0;
+    size_t len = strlen(node);
+    if (len > ATOM_MAX_CHARS)
+        return -1;
+    uint8_t enc[2 + ATOM_MAX_CHARS];
+    enc[0] = ERL_SMALL_ATOM_UTF8_EXT;
+    enc[1] = (uint8_t)len;
+    memcpy(enc + 2, node, len);
+    int at = 0;
+    if (atom(enc, &at, (int)(len + 2), 1, &owner_hash) < 0)
+        return -1;
+    owner_known = 1;
+    return 0;
+}
+
+static int strict_for(uint64_t node)
+{
+    return !owner_known || node == owner_hash;
+}
+
+/* Node atom, then `words` 32-bit numbers (hashed) and `skip` bytes (creation, not hashed:
+ * a coarser hash only makes a duplicate key more likely to be suspected, never missed). */
 static int ident(const uint8_t *b, int *i, int end, uint64_t seed, int words, int wide,
                  uint64_t skip, uint64_t *h)
 {
@@ -200,9 +228,10 @@ static int ident(const uint8_t *b, int *i, int end, uint64_t seed, int words, in
     if (atom(b, i, end, 1, &node) < 0 || !has(*i, end, (uint64_t)words * 4 + skip))
         return -1;
     const uint8_t *n = b + *i;
-    if (seed == H_PID && (be32(n) >= (1u << 15) || be32(n + 4) >= (1u << 13)))
+    int strict = strict_for(node);
+    if (strict && seed == H_PID && (be32(n) >= (1u << 15) || be32(n + 4) >= (1u << 13)))
         return -1;
-    if (seed == H_PORT &&
+    if (strict && seed == H_PORT &&
         (wide ? be32(n) != 0 || be32(n + 4) >= (1u << 28) : be32(n) >= (1u << 28)))
         return -1;
     uint64_t acc = mix2(seed, node);
@@ -412,7 +441,7 @@ static int one(const uint8_t *b, int *i, int end, const frame *f, step *s)
             return -1;
         uint32_t words = be16(b + at);
         at += 2;
-        if (words == 0 || words > 3) /* see ident() */
+        if (words == 0 || words > 5)
             return -1;
         uint64_t node;
         if (atom(b, &at, end, 1, &node) < 0)
@@ -420,7 +449,7 @@ static int one(const uint8_t *b, int *i, int end, const frame *f, step *s)
         if (!has(at, end, 4 + 4 * (uint64_t)words))
             return -1;
         at += 4;
-        if (be32(b + at) >= (1u << 18))
+        if (strict_for(node) && (words > 3 || be32(b + at) >= (1u << 18))) /* see ident() */
             return -1;
         uint64_t acc = mix2(H_REF, node);
         int last = (int)words;

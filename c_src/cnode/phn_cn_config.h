@@ -13,6 +13,7 @@ typedef struct phn_cn_config {
     char alive[EI_MAXALIVELEN + 1];   /* before the @ */
     char host[EI_MAXHOSTNAMELEN + 1]; /* after the @ */
     char bind_addr[64];               /* IPv4 to listen on; "" = 127.0.0.1 */
+    char owner_node[MAXNODELEN + 1];  /* the owner's node (phn_cn_check); "" = unknown */
     int port;                         /* 0 = any free port */
     unsigned handshake_ms;            /* a whole handshake (accept or connect) */
     size_t handshakes;                /* acceptor threads: inbound handshakes at once */

@@ -8,6 +8,7 @@
 
 #include "phn_cn.h"
 #include "phn_cn_args.h"
+#include "phn_cn_check.h"
 #include "phn_cn_compat.h"
 #include "phn_cn_loop.h"
 #include "phn_cn_secret.h"
@@ -87,6 +88,10 @@ int main(int argc, char **argv)
     phn_cn_config_defaults(&cn.cfg);
     if (phn_cn_args_parse(&cn.cfg, argc, argv) < 0)
         return 2;
+    if (phn_cn_check_set_owner(cn.cfg.owner_node) < 0) {
+        fprintf(stderr, "phn_cnode: bad --owner\n");
+        return 2;
+    }
     phn_cn_ctl_init(&cn.ctl, STDIN_FILENO, STDOUT_FILENO, cn.cfg.max_ctl_bytes);
 
     int status = 1;

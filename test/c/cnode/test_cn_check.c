@@ -406,6 +406,44 @@ static void test_lone_pass_through(void **state)
     cnh_stop(&h);
 }
 
+/* Once the owner's node is known, only identifiers naming it are held to the BEAM's local
+ * rules; another node's take any 32-bit words and references of up to 5 words, as the
+ * BEAM decodes them (OTP 26 and later send pid ids past 2^15). */
+static void test_owner_node_rules(void **state)
+{
+    (void)state;
+    assert_int_equal(phn_cn_check_set_owner("o@h"), 0);
+    /* pid id 2^15 and a V4 port id past 32 bits: accepted from a@b, refused from o@h */
+    assert_true(OK("\x58\x64\0\x03"
+                   "a@b"
+                   "\0\0\x80\0\0\0\0\0\0\0\0\x01"));
+    assert_false(OK("\x58\x64\0\x03"
+                    "o@h"
+                    "\0\0\x80\0\0\0\0\0\0\0\0\x01"));
+    assert_true(OK("\x78\x64\0\x03"
+                   "a@b"
+                   "\0\0\0\x01\0\0\0\0\0\0\0\x01"));
+    assert_false(OK("\x78\x64\0\x03"
+                    "o@h"
+                    "\0\0\0\x01\0\0\0\0\0\0\0\x01"));
+    /* a 5-word reference: accepted from a@b, refused from o@h; 6 words from anyone */
+    assert_true(OK("\x5a\0\x05\x64\0\x03"
+                   "a@b"
+                   "\0\0\0\x01\xff\xff\xff\xff\0\0\0\x02\0\0\0\x03\0\0\0\x04\0\0\0\x05"));
+    assert_false(OK("\x5a\0\x05\x64\0\x03"
+                    "o@h"
+                    "\0\0\0\x01\0\0\0\x01\0\0\0\x02\0\0\0\x03\0\0\0\x04\0\0\0\x05"));
+    assert_false(OK("\x5a\0\x06\x64\0\x03"
+                    "a@b"
+                    "\0\0\0\x01\0\0\0\x01\0\0\0\x02\0\0\0\x03\0\0\0\x04\0\0\0\x05"
+                    "\0\0\0\x06"));
+    /* forgotten: every node held to the local rules again */
+    assert_int_equal(phn_cn_check_set_owner(NULL), 0);
+    assert_false(OK("\x58\x64\0\x03"
+                    "a@b"
+                    "\0\0\x80\0\0\0\0\0\0\0\0\x01"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_bad_tag_not_forwarded),
         cmocka_unit_test(test_bad_results_not_forwarded),
         cmocka_unit_test(test_lone_pass_through),
+        cmocka_unit_test(test_owner_node_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

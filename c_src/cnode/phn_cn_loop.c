@@ -158,6 +158,7 @@ void phn_cn_loop_dist_input(phn_cn *cn, phn_cn_conn *c)
             static const char tock[4] = {0, 0, 0, 0};
             if (phn_cn_conn_queue(c, tock, 4, cn->cfg.max_out_bytes) < 0)
                 cn->stats.conns_slow_closed++;
+            c->partial_since = 0; /* a whole packet, as below */
             continue;
         }
         if (len > cn->cfg.max_msg_bytes) {
@@ -321,10 +322,13 @@ void phn_cn_loop_run(phn_cn *cn)
             phn_cn_conn_flush(cn->conns.items[k]);
         for (size_t k = 0; k < cn->conns.len;) {
             phn_cn_conn *c = cn->conns.items[k];
-            /* A packet that has not completed within --frame-ms of its first bytes: the
-             * peer is too slow or is holding memory on purpose. */
-            if (!c->closing && c->partial_since != 0 && head_need(c) != 0 &&
-                cn->now_ms - c->partial_since >= (int64_t)cn->cfg.frame_ms) {
+            /* A packet that has not completed within --frame-ms while we read it: the peer
+             * is too slow or is holding memory on purpose. While we do not read it (the
+             * owner is behind, or it waits for room in --max-in-total) its clock waits. */
+            size_t owed = c->closing || c->partial_since == 0 ? 0 : head_need(c);
+            if (owed != 0 && (phn_cn_loop_owner_backlogged(cn) || !head_fits(cn, c))) {
+                c->partial_since = cn->now_ms;
+            } else if (owed != 0 && cn->now_ms - c->partial_since >= (int64_t)cn->cfg.frame_ms) {
                 cn->stats.frames_timed_out++;
                 c->closing = 1;
             }

@@ -93,7 +93,7 @@ package-check:
 # Dialyzer on erl_src/ (rebar.config's dialyzer section: -Wunmatched_returns
 # -Werror_handling -Wunderspecs -Wmissing_return -Wunknown), the PLT of OTP's apps built
 # once and cached under _build/dialyzer; unknown 'Elixir.*' modules are ignored
-# (scripts/dialyzer.sh). Not yet part of make test.
+# (scripts/dialyzer.sh). Run by make test.
 dialyzer:
 	REBAR="$(REBAR)" bash scripts/dialyzer.sh
 

@@ -83,8 +83,8 @@ names(Port) ->
                          ?EPMD_TIMEOUT_MS) of
         {ok, S} ->
             try
-                ok = gen_tcp:send(S, <<1:16, ?NAMES_REQ>>),
-                case recv_all(S, <<>>) of
+                case gen_tcp:send(S, <<1:16, ?NAMES_REQ>>) =:= ok andalso recv_all(S, <<>>) of
+                    false -> {error, send_failed};
                     {ok, <<_EpmdPort:32, Lines/binary>>} -> {ok, parse(Lines)};
                     {ok, _Short} -> {error, bad_reply};
                     {error, _} = E -> E

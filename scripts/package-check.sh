@@ -33,7 +33,7 @@ echo '{deps, [process_hub_native]}.' >rebar.config
 $REBAR compile >"$work/build.log" 2>&1 || { cat "$work/build.log"; die "rebar3 compile failed"; }
 
 # rebar3 builds a checkout into _build/default/checkouts/ (3.14+) or _build/default/lib/.
-ebin=$(ls -d _build/default/*/process_hub_native/ebin | head -1)
+ebin=$(ls -d _build/default/*/process_hub_native/ebin 2>/dev/null | head -1 || true)
 [ -n "$ebin" ] || die "no ebin for process_hub_native"
 [ -x "$pkg/priv/phn_cnode" ] || die "the dependency's priv/ has no phn_cnode"
 erl -noshell -pa "$ebin" -eval '

@@ -189,20 +189,13 @@ defmodule PhnCheck.InstallTest do
     end)
   end
 
-  # Tracker mode needs a drop-in that takes over ProcessHub's %{} on the first store
-  # (:phn_request_manager.set_default_mode(:tracker)); without it install/1 says so and
-  # changes nothing. Which branch runs depends on the build's drop-in.
-  test "tracker mode: every split chunk reported behind the unchanged coordinator, else :mode_unavailable",
+  # Tracker mode: the drop-in takes over ProcessHub's %{} on the first store
+  # (:phn_request_manager.set_default_mode(:tracker)).
+  test "tracker mode: every split chunk reported behind the unchanged coordinator",
        %{nodes: [_, p1, _] = nodes} do
-    case on_all(nodes, :install, [[mode: :tracker]]) do
-      [:ok, :ok, :ok] ->
-        tracker_mode_run(nodes, p1)
-
-      refused ->
-        assert refused == List.duplicate({:error, {:mode_unavailable, :tracker}}, 3)
-        assert on_all(nodes, :installed?, []) == [false, false, false]
-        assert_default_mode_map(nodes)
-    end
+    assert on_all(nodes, :install, [[mode: :tracker]]) == [:ok, :ok, :ok]
+    tracker_mode_run(nodes, p1)
+    assert_default_mode_map(nodes)
   end
 
   defp tracker_mode_run(nodes, p1) do
@@ -241,37 +234,28 @@ defmodule PhnCheck.InstallTest do
   end
 
   defp assert_default_mode_map(nodes) do
-    if function_exported?(:phn_request_manager, :default_mode, 0),
-      do:
-        assert(
-          for(n <- nodes, do: :erpc.call(n, :phn_request_manager, :default_mode, [])) == [:map, :map, :map]
-        )
+    assert for(n <- nodes, do: :erpc.call(n, :phn_request_manager, :default_mode, [])) ==
+             [:map, :map, :map]
   end
 
-  # C-node mode needs a drop-in whose set_default_mode/1 takes :cnode, and phn_cnode on
-  # the coordinator's node; the peers run none, so there it is refused.
-  test "C-node mode: this node's C-node collects every chunk behind the unchanged coordinator, else a clear refusal",
+  # C-node mode needs phn_cnode on the coordinator's node; the peers run none, so there it
+  # is refused.
+  test "C-node mode: this node's C-node collects every chunk behind the unchanged coordinator",
        %{nodes: [_, p1, p2] = nodes} do
     PhnCheck.Pending.CNode.ensure_cnode!()
 
-    case ProcessHubNative.install(mode: :cnode) do
-      :ok ->
-        try do
-          for p <- [p1, p2] do
-            assert :erpc.call(p, ProcessHubNative, :install, [[mode: :cnode]]) == {:error, :cnode_not_running}
-            assert :erpc.call(p, ProcessHubNative, :install, [[mode: :map]]) == :ok
-          end
+    assert ProcessHubNative.install(mode: :cnode) == :ok
 
-          cnode_mode_run(nodes, p1)
-        after
-          assert on_all(nodes, :uninstall, []) == [:ok, :ok, :ok]
-          assert_default_mode_map(nodes)
-        end
+    try do
+      for p <- [p1, p2] do
+        assert :erpc.call(p, ProcessHubNative, :install, [[mode: :cnode]]) == {:error, :cnode_not_running}
+        assert :erpc.call(p, ProcessHubNative, :install, [[mode: :map]]) == :ok
+      end
 
-      refused ->
-        assert refused == {:error, {:mode_unavailable, :cnode}}
-        assert on_all(nodes, :installed?, []) == [false, false, false]
-        assert_default_mode_map(nodes)
+      cnode_mode_run(nodes, p1)
+    after
+      assert on_all(nodes, :uninstall, []) == [:ok, :ok, :ok]
+      assert_default_mode_map(nodes)
     end
   end
 

@@ -3,9 +3,10 @@ defmodule Mix.Tasks.Compile.ProcessHubNative do
 
   @moduledoc """
   Builds the NIF library (`phn_nif.so`) and the C-node (`phn_cnode`) with
-  `make -C c_src` into the Mix build directory of the application
-  (`<build>/lib/process_hub_native/priv`), objects under
-  `<build>/process_hub_native_obj`. Nothing is written into the source tree, so a path
+  `make -C c_src` under `<build>/process_hub_native_obj` and copies them into the Mix
+  build directory of the application (`<build>/lib/process_hub_native/priv`) on every
+  run: Mix copies a checkout's own `priv/` there when it has one, and the copy must not
+  stand in for what this build made. Nothing is written into the source tree, so a path
   or git dependency stays clean and two projects can share one checkout.
 
   Listed in the project's `compilers:` after Mix's own. `make` decides what is stale;
@@ -28,11 +29,19 @@ defmodule Mix.Tasks.Compile.ProcessHubNative do
     File.mkdir_p!(obj)
     c_src = Path.join(Mix.Project.project_file() |> Path.dirname(), "c_src")
 
-    case System.cmd("make", ["-s", "-C", c_src, "all", "PRIV=" <> priv, "OBJ=" <> obj],
+    built = Path.join(obj, "priv")
+
+    case System.cmd("make", ["-s", "-C", c_src, "all", "PRIV=" <> built, "OBJ=" <> obj],
            stderr_to_stdout: true,
            into: IO.stream(:stdio, :line)
          ) do
       {_, 0} ->
+        for {file, mode} <- [{"phn_nif.so", 0o644}, {"phn_cnode", 0o755}] do
+          dest = Path.join(priv, file)
+          File.cp!(Path.join(built, file), dest)
+          File.chmod!(dest, mode)
+        end
+
         {:ok, []}
 
       {_, status} ->

@@ -17,6 +17,7 @@ cases(full) ->
     [lifecycle(N) || N <- [10, 100, 1000]] ++
     [lifecycle_among(100000)] ++
     [cleanup(N) || N <- [10000, 100000, 1000000]] ++
+    [cleanup(100000, distinct)] ++
     [split_children(N) || N <- [10, 100, 1000, 10000, 100000, 1000000]] ++
     [split_pids(N) || N <- [20000, 100000, 1000000]] ++
     [forward(N) || N <- [10, 1000]].
@@ -118,33 +119,54 @@ lifecycle_elixir(Op) ->
         maps:get(nodes_data, Op)
     ).
 
-%% cleanup_expired with N pending, 1 % expired. The map modes filter the immutable map
-%% (the same input every call); the tracker (through the drop-in, tracker mode: its
-%% drop_expired) is mutable, so the expired operations are tracked again before each call,
-%% untimed. The tracker's operations keep the same term as the map's (meta).
+%% cleanup_expired with N pending, 1 % expired, through the drop-in. The map modes filter
+%% the immutable map. Tracker mode as a coordinator gets it (`tracker': the operations
+%% stored through store/2 into the default layout, where operations of a few nodes are
+%% counted on the heap and found by the deadline index; the state is a value, the same
+%% input every call) and with every operation in the native tracker (`tracker-native':
+%% its take_expired; mutable, so the expired operations are tracked again before each
+%% call, untimed). Deadlines: `two' puts the operations on two deadlines (expired or
+%% not), `distinct' gives each its own (the deadline index then has N keys).
 cleanup(N) ->
+    cleanup(N, two).
+
+cleanup(N, Spread) ->
     Now = 1000000,
-    Deadline = fun(I) -> case I rem 100 of 0 -> Now - 1; _ -> Now + 1 end end,
-    #{label => io_lib:format("cleanup_expired, ~b pending, 1% expired", [N]),
+    Deadline = case Spread of
+                   two -> fun(I) -> case I rem 100 of 0 -> Now - 1; _ -> Now + 1 end end;
+                   distinct -> fun(I) -> case I rem 100 of 0 -> Now - I; _ -> Now + I end end
+               end,
+    #{label => io_lib:format("cleanup_expired, ~b pending, 1% expired~s",
+                             [N, case Spread of two -> ""; distinct -> ", distinct deadlines" end]),
       setup => fun() ->
-          Map = phn_gen:pending(N, Deadline),
+          Template = phn_test_helpers:make_operation(#{}),
+          Ops = [Template#{transaction_id := make_ref(), expires_at := Deadline(I)}
+                 || I <- lists:seq(1, N)],
+          Map = maps:from_list([{maps:get(transaction_id, Op), Op} || Op <- Ops]),
+          Heap = lists:foldl(fun(Op, S) -> ?NIF:store(S, Op) end,
+                             #{pending_operations => phn_tracker:new()}, Ops),
           T = phn_tracker:new(),
-          Expired = maps:fold(
-              fun(Ref, #{expires_at := D} = Op, Acc) ->
+          Native = #{pending_operations => phn_rm_tracker:pending(T, #{heap_max_nodes => 0})},
+          Expired = lists:foldl(
+              fun(#{transaction_id := Ref, expires_at := D} = Op, Acc) ->
                   ok = phn_tracker:track(T, Ref, [node()], #{deadline_ms => D, meta => Op}),
                   case D < Now of true -> [{Ref, Op} | Acc]; false -> Acc end
-              end, [], Map),
-          #{map => #{pending_operations => Map}, tracker => T, expired => Expired,
-            state => #{pending_operations => T}}
+              end, [], Ops),
+          #{map => #{pending_operations => Map}, heap => Heap, tracker => T,
+            expired => Expired, state => Native}
       end,
-      impls => [{"tracker", fun(S) -> ?NIF:cleanup_expired(S, Now) end, fun refill/1},
+      impls => [{"tracker", fun(#{heap := S}) -> ?NIF:cleanup_expired(S, Now) end},
+                {"tracker-native", fun(S) -> ?NIF:cleanup_expired(S, Now) end, fun refill/1},
                 {"map-nif", fun(#{map := S}) -> ?NIF:cleanup_expired(S, Now) end},
                 {"erl", fun(#{map := S}) -> ?ERL:cleanup_expired(S, Now) end}],
-      teardown => fun(#{tracker := T}) -> phn_tracker:close(T) end,
+      teardown => fun(#{tracker := T, heap := H}) ->
+                      phn_tracker:close(T),
+                      phn_tracker:close(phn_rm_tracker:tracker(H))
+                  end,
       per_call => 1,
-      ratios => [{"erl", "tracker"}, {"erl", "map-nif"}],
-      targets => case N of
-                     100000 -> [{"erl", "tracker", 50, "issue 11, 100 000 pending at 1 %"}];
+      ratios => [{"erl", "tracker"}, {"erl", "tracker-native"}, {"erl", "map-nif"}],
+      targets => case {N, Spread} of
+                     {100000, two} -> [{"erl", "tracker", 50, "issue 11, 100 000 pending at 1 %"}];
                      _ -> []
                  end}.
 

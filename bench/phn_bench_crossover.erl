@@ -38,7 +38,7 @@ lines(#{rounds := Rounds, budget_ms := Calls}) ->
               [1, 2, 4, 8, 16, 32], fun(N) -> forward(8, N) end},
              {"populate_forward (32 keys, N targets)",
               [1, 2, 4, 8, 16, 32], fun(N) -> forward(32, N) end},
-             {"split (N children, kept whole at <= 1000): nif / bounded Erlang walk / length/1",
+             {"split (N children, kept whole at <= 1000): nif / length/1 (the drop-in's guard)",
               [0, 1, 10, 100, 1000], fun split/1}],
     [[Name, ": ", lists:join("; ", [size_figure(N, Make(N), Rounds, Calls) || N <- Sizes])]
      || {Name, Sizes, Make} <- Cases].
@@ -114,5 +114,4 @@ split(N) ->
     Req = phn_gen:start_request(phn_gen:children(N)),
     Children = maps:get(children, Req),
     [fun() -> phn_nif:split_list(Req, children, 1000) end,
-     fun() -> phn_rm_small:split_list(Children, 1000) andalso [Req] end,
      fun() -> length(Children) =< 1000 andalso [Req] end].

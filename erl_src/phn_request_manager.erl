@@ -272,20 +272,20 @@ populate_forward(Forward, TargetNodes, ChildData) ->
         native -> phn_nif:populate_forward(Forward, TargetNodes, ChildData)
     end.
 
-%% A request within its limit is returned whole after a bounded walk in Erlang (at most
-%% limit + 1 cells), as the original's length check; only a longer (or malformed) one
+%% A request within its limit is returned whole by the original's own test (`length/1' in
+%% a guard: the same instructions, so never slower); only a longer (or malformed) one
 %% reaches the NIF, which splits it (or raises badarg).
 -spec split(map()) -> [map(), ...].
-split(#{'__struct__' := ?START_REQ, children := Children} = Req) ->
-    case phn_rm_small:split_list(Children, ?MAX_CHILDREN_PER_REQUEST) of
-        true -> [Req];
-        false -> phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST)
-    end;
-split(#{'__struct__' := ?STOP_REQ, children := Children} = Req) ->
-    case phn_rm_small:split_list(Children, ?MAX_CHILDREN_PER_REQUEST) of
-        true -> [Req];
-        false -> phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST)
-    end;
+split(#{'__struct__' := ?START_REQ, children := Children} = Req)
+  when is_list(Children), length(Children) =< ?MAX_CHILDREN_PER_REQUEST ->
+    [Req];
+split(#{'__struct__' := ?START_REQ, children := _} = Req) ->
+    phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST);
+split(#{'__struct__' := ?STOP_REQ, children := Children} = Req)
+  when is_list(Children), length(Children) =< ?MAX_CHILDREN_PER_REQUEST ->
+    [Req];
+split(#{'__struct__' := ?STOP_REQ, children := _} = Req) ->
+    phn_nif:split_list(Req, children, ?MAX_CHILDREN_PER_REQUEST);
 split(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := Data} = Req) when
     is_map(Data), map_size(Data) =< ?MAX_PIDS_PER_REQUEST
 ->
@@ -293,10 +293,10 @@ split(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := Data} = Req) when
 split(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := _} = Req) ->
     %% Chunks are fresh structs: only children_data survives (the original's quirk).
     phn_nif:split_map(Req, ?PIDS_REGISTER_REQ:'__struct__'(), children_data, ?MAX_PIDS_PER_REQUEST);
-split(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := CidNodes} = Req) ->
-    case phn_rm_small:split_list(CidNodes, ?MAX_PIDS_PER_REQUEST) of
-        true -> [Req];
-        false -> phn_nif:split_list(Req, removable_cid_nodes, ?MAX_PIDS_PER_REQUEST)
-    end;
+split(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := CidNodes} = Req)
+  when is_list(CidNodes), length(CidNodes) =< ?MAX_PIDS_PER_REQUEST ->
+    [Req];
+split(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := _} = Req) ->
+    phn_nif:split_list(Req, removable_cid_nodes, ?MAX_PIDS_PER_REQUEST);
 split(Req) ->
     [Req].

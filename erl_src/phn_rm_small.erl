@@ -18,7 +18,6 @@
          record_response/4,
          'all_responded?'/1,
          populate_forward/3,
-         split_list/2,
          limits/0]).
 
 %% With the limit given: what bench/phn_bench_crossover.erl measures against the NIF.
@@ -197,17 +196,3 @@ keyword_update([Pair | Rest], Key, ChildData) ->
     [Pair | keyword_update(Rest, Key, ChildData)];
 keyword_update([], Key, ChildData) ->
     [{Key, [ChildData]}].
-
-%%====================================================================
-%% Splitting
-%%====================================================================
-
-%% @doc `true' when `List' is a proper list of at most `Max' elements: the request stays
-%% whole. `false' otherwise (longer, improper, not a list): the NIF splits or raises.
-%% Bounded: walks at most Max + 1 cells, one a call (measured against the original's
-%% `length/1' guard at 1 000 children: one a call 0.96x, two 0.92x, four 0.83x, sixteen
-%% 0.57x: the JIT's code for a wide list pattern costs more per cell).
--spec split_list(term(), non_neg_integer()) -> boolean().
-split_list([_ | Rest], Max) when Max > 0 -> split_list(Rest, Max - 1);
-split_list([], _Max) -> true;
-split_list(_, _Max) -> false.

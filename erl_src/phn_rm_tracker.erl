@@ -1,37 +1,49 @@
 %% @doc Tracker mode of the drop-in `phn_request_manager': its state functions when the
-%% coordinator state's `pending_operations' is `{phn_pending, Tracker, Ops}' (or a bare
-%% `phn_tracker', which the first state function wraps so; or, after `take_over/2' of a
-%% map state, `{phn_pending, Tracker, Ops, Legacy}' until the map's operations are gone).
+%% coordinator state's `pending_operations' is `{phn_pending, Tracker, Ops, Due, Limits}'
+%% (or a bare `phn_tracker', which the first state function wraps so; or, after
+%% `take_over/2' of a map state, `{phn_pending, Tracker, Ops, Due, Limits, Legacy}' until
+%% the map's operations are gone).
 %%
 %% The work is split by what each side does best:
 %% <ul>
-%% <li>`Tracker' (a `phn_tracker') holds only bookkeeping: each operation's key, the nodes
-%%   it waits for with their chunk counters, and its deadline. It decides when an
-%%   operation is complete, ignores strays and duplicates, and finds the expired ones in
-%%   O(k log n).</li>
-%% <li>`Ops' (`#{TxRef => {Operation, Responses}}', on the process heap) holds the
-%%   operation itself, the very term that was stored, and the responses counted so far,
-%%   newest first (`[{Node, Results}]'): a response is prepended, never copied.</li>
+%% <li>`Ops' (`#{TxRef => Entry}', on the process heap) holds each operation itself, the
+%%   very term that was stored, and the responses counted so far, newest first
+%%   (`[{Node, Results}]'): a response is prepended, never copied.</li>
+%% <li>An operation that waits for many nodes (more than `heap_max_nodes' of `Limits',
+%%   see `pending/2') is counted by `Tracker' (a `phn_tracker'), which holds only
+%%   bookkeeping: its key, the nodes it waits for with their chunk counters, and its
+%%   deadline. It decides when the operation is complete, ignores strays and duplicates,
+%%   and finds the expired ones in O(k log n). Its entry is `{Op, Responses}'.</li>
+%% <li>An operation that waits for a few nodes is counted on the heap, where a NIF call
+%%   would cost more than the work it saves: its entry is `{Op, Responses, Owed,
+%%   Deadline}', `Owed' the chunks each node still owes (`#{Node => pos_integer()}', a
+%%   node leaving it when it has given all). `Due' (`#{Deadline => [TxRef]}') indexes
+%%   these operations by deadline, so that `cleanup_expired' visits deadlines, not
+%%   operations.</li>
 %% </ul>
+%% Both kinds behave the same: the outcomes below are the tracker's, and the tests run
+%% every case with each kind.
+%%
 %% An operation expects one response per split chunk of each sub-request
 %% (`phn_request_manager:split/1', so a node sent 2500 children owes 3), from the nodes of
 %% `nodes_data' that are not yet in `completed_nodes'. Reads and completion give the
 %% operation with the responses merged in once, exactly where map mode would have put
 %% them, so the handlers' `aggregate_results/1' and `post_process/3' work unchanged.
 %%
-%% An operation is pending when both sides hold it. The map decides existence: a
-%% reference it lacks is unknown, and the tracker's entry for it (left by a caller that
-%% went back to an older state) is cancelled when met. A map entry that the tracker no
-%% longer knows is unknown too, and dropped from the map by the function that meets it.
+%% `Ops' decides existence: a reference it lacks is unknown, and the tracker's entry for
+%% it (left by a caller that went back to an older state) is cancelled when met. A native
+%% entry that the tracker no longer knows is unknown too, and dropped from the map by the
+%% function that meets it.
 %%
 %% Two outcomes differ from map mode, on purpose (the fixes of DESIGN.md):
 %% <ul>
 %% <li>A node that answers in several chunks completes only when all have arrived, and its
 %%   sub-request carries all the chunks' results (map mode completes on the first chunk and
 %%   loses the others).</li>
-%% <li>A response from a node outside the operation is ignored (and counted in
-%%   `phn_tracker:stats/1'), so the operation still completes when its nodes have answered
-%%   (map mode can then never complete by responses).</li>
+%% <li>A response from a node outside the operation is ignored (counted in
+%%   `phn_tracker:stats/1' for the tracker's operations), so the operation still
+%%   completes when its nodes have answered (map mode can then never complete by
+%%   responses).</li>
 %% </ul>
 -module(phn_rm_tracker).
 
@@ -44,11 +56,14 @@
          handle_await/3,
          handle_timeout/3,
          tracker/1,
+         pending/2,
          take_over/2,
          expected/1,
          view/1]).
 
 -export_type([pending/0]).
+
+-include("phn_errors.hrl").
 
 -define(P, phn_pending).
 -define(MAPSET, 'Elixir.MapSet').
@@ -60,14 +75,22 @@
 -define(MAX_CHILDREN_PER_REQUEST, 1000).
 -define(MAX_PIDS_PER_REQUEST, 10000).
 -define(DEFAULT_FUTURE_TIMEOUT, 5000).
+%% Operations waiting for at most this many distinct nodes are counted on the heap
+%% (measured: bench/NOTES.md, "Heap or tracker"; BENCHMARKS.md).
+-define(HEAP_MAX_NODES, 32).
 
--type entry() :: {Op :: map(), Responses :: [{node(), term()}]}.
--type pending() :: {phn_pending, phn_tracker:tracker(), #{term() => entry()}}
-                 | {phn_pending, phn_tracker:tracker(), #{term() => entry()},
+-type deadline() :: integer() | infinity.
+-type entry() :: {Op :: map(), Responses :: [{node(), term()}]}
+               | {Op :: map(), Responses :: [{node(), term()}],
+                  Owed :: #{node() => pos_integer()}, deadline()}.
+-type due() :: #{integer() => [term()]}.
+-type limits() :: {MaxOps :: pos_integer(), HeapMaxNodes :: non_neg_integer()}.
+-type pending() :: {phn_pending, phn_tracker:tracker(), #{term() => entry()}, due(), limits()}
+                 | {phn_pending, phn_tracker:tracker(), #{term() => entry()}, due(), limits(),
                     Legacy :: #{term() => map()}}.
-%% A state tracker mode is given (a bare tracker is wrapped by the first call) and the
-%% state it returns.
--type tstate() :: #{pending_operations := pending() | phn_tracker:tracker(), _ => _}.
+%% A state tracker mode is given (a bare tracker, or the layout of an earlier version, is
+%% converted by the first call) and the state it returns.
+-type tstate() :: #{pending_operations := pending() | phn_tracker:tracker() | tuple(), _ => _}.
 -type wrapped() :: #{pending_operations := pending(), _ => _}.
 
 %%====================================================================
@@ -79,19 +102,22 @@
 %% Past the tracker's caps this raises `{phn_tracker, limit}'; on a closed tracker
 %% `{phn_tracker, closed}'.
 -spec store(tstate(), map()) -> wrapped().
-store(#{pending_operations := {?P, T, Ops}} = State, Op) ->
+store(#{pending_operations := {?P, T, Ops, Due, Lim}} = State, Op) ->
     Ref = maps:get(transaction_id, Op),
     Deadline = deadline(maps:get(expires_at, Op)),
     case Ops of
+        #{Ref := {_Old, Responses, Owed, D0}} ->
+            wrap(State, T, Ops#{Ref := {Op, Responses, Owed, Deadline}},
+                 due_move(Due, Ref, D0, Deadline), Lim);
         #{Ref := {_Old, Responses}} ->
             case phn_tracker:update(T, Ref, #{deadline_ms => Deadline}) of
-                ok -> wrap(State, T, Ops#{Ref := {Op, Responses}});
-                {error, not_found} -> track(State, T, maps:remove(Ref, Ops), Ref, Op, Deadline)
+                ok -> wrap(State, T, Ops#{Ref := {Op, Responses}}, Due, Lim);
+                {error, not_found} -> add(State, T, maps:remove(Ref, Ops), Due, Lim, Ref, Op, Deadline)
             end;
         _ ->
-            track(State, T, Ops, Ref, Op, Deadline)
+            add(State, T, Ops, Due, Lim, Ref, Op, Deadline)
     end;
-store(#{pending_operations := {?P, _, _, Legacy}} = State, Op) ->
+store(#{pending_operations := {?P, _, _, _, _, Legacy}} = State, Op) ->
     case is_map_key(maps:get(transaction_id, Op), Legacy) of
         true -> as_state(legacy(State, fun(S) -> phn_rm_common:store(S, Op) end));
         false -> as_state(tracked(State, fun(S) -> store(S, Op) end))
@@ -106,8 +132,10 @@ update(State, Op) ->
 %% @doc The operation with the responses counted so far merged in (see `view/1'), or
 %% `nil'. With nothing counted it is the very term stored.
 -spec get(map(), term()) -> map() | nil.
-get(#{pending_operations := {?P, T, Ops}}, Ref) ->
+get(#{pending_operations := {?P, T, Ops, _, _}}, Ref) ->
     case Ops of
+        #{Ref := {Op, Responses, Owed, _}} ->
+            merge(Op, collect(Responses), maps:keys(Owed));
         #{Ref := {Op, Responses}} ->
             case phn_tracker:get(T, Ref) of
                 {ok, #{missing := Missing}} -> merge(Op, collect(Responses), Missing);
@@ -116,21 +144,27 @@ get(#{pending_operations := {?P, T, Ops}}, Ref) ->
         _ ->
             nil
     end;
-get(#{pending_operations := {?P, T, Ops, Legacy}} = State, Ref) ->
+get(#{pending_operations := {?P, T, Ops, Due, Lim, Legacy}} = State, Ref) ->
     case Legacy of
         #{Ref := Op} -> Op;
-        _ -> get(State#{pending_operations := {?P, T, Ops}}, Ref)
+        _ -> get(State#{pending_operations := {?P, T, Ops, Due, Lim}}, Ref)
     end;
 get(State, Ref) ->
     get(convert(State), Ref).
 
 -spec remove(tstate(), term()) -> wrapped().
-remove(#{pending_operations := {?P, T, Ops}} = State, Ref) ->
-    case is_map_key(Ref, Ops) of
-        true -> _ = phn_tracker:cancel(T, Ref), wrap(State, T, maps:remove(Ref, Ops));
-        false -> forget(T, Ref), State
+remove(#{pending_operations := {?P, T, Ops, Due, Lim}} = State, Ref) ->
+    case Ops of
+        #{Ref := {_, _, _, D}} ->
+            wrap(State, T, maps:remove(Ref, Ops), due_del(Due, D, Ref), Lim);
+        #{Ref := _} ->
+            _ = phn_tracker:cancel(T, Ref),
+            wrap(State, T, maps:remove(Ref, Ops), Due, Lim);
+        _ ->
+            forget(T, Ref),
+            State
     end;
-remove(#{pending_operations := {?P, _, _, Legacy}} = State, Ref) ->
+remove(#{pending_operations := {?P, _, _, _, _, Legacy}} = State, Ref) ->
     case is_map_key(Ref, Legacy) of
         true -> as_state(legacy(State, fun(S) -> phn_rm_common:remove(S, Ref) end));
         false -> as_state(tracked(State, fun(S) -> remove(S, Ref) end))
@@ -139,19 +173,33 @@ remove(State, Ref) ->
     remove(convert(State), Ref).
 
 %% @doc Drops the expired operations (no replies, no finalize, as in map mode): the
-%% tracker finds them by its heap and names them (`phn_tracker:take_expired/2': their refs
-%% only); the map lets them go.
+%% tracker finds its own by its heap and names them (`phn_tracker:take_expired/2': their
+%% refs only), `Due' names the heap-counted ones by their deadlines; the map lets them go.
 -spec cleanup_expired(tstate(), integer()) -> wrapped().
-cleanup_expired(#{pending_operations := {?P, T, Ops}} = State, NowMs) ->
-    case phn_tracker:take_expired(T, NowMs) of
-        [] -> State;
-        Refs -> wrap(State, T, maps:without(Refs, Ops))
+cleanup_expired(#{pending_operations := {?P, T, Ops, Due, Lim}} = State, NowMs) ->
+    Ops1 = case phn_tracker:take_expired(T, NowMs) of
+               [] -> Ops;
+               Refs -> lists:foldl(fun drop_tracked/2, Ops, Refs)
+           end,
+    case due_take(Due, NowMs) of
+        none when Ops1 =:= Ops -> State;
+        none -> wrap(State, T, Ops1, Due, Lim);
+        {Expired, Due1} -> wrap(State, T, maps:without(Expired, Ops1), Due1, Lim)
     end;
-cleanup_expired(#{pending_operations := {?P, _, _, _}} = State, NowMs) ->
+cleanup_expired(#{pending_operations := {?P, _, _, _, _, _}} = State, NowMs) ->
     State1 = as_state(legacy(State, fun(S) -> phn_request_manager:cleanup_expired(S, NowMs) end)),
     as_state(tracked(State1, fun(S) -> cleanup_expired(S, NowMs) end));
 cleanup_expired(State, NowMs) ->
     cleanup_expired(convert(State), NowMs).
+
+%% A reference the tracker found expired leaves the map if the map's entry is the
+%% tracker's (a heap-counted entry under the same reference is not: the tracker's was a
+%% leftover of an older state).
+drop_tracked(Ref, Ops) ->
+    case Ops of
+        #{Ref := {_, _}} -> maps:remove(Ref, Ops);
+        _ -> Ops
+    end.
 
 %%====================================================================
 %% GenServer handlers
@@ -161,14 +209,19 @@ cleanup_expired(State, NowMs) ->
 %% merges every chunk's results in, finalizes, replies to the awaiter if any, and the
 %% operation is gone. Unknown operations, unexpected nodes and extra chunks are ignored.
 -spec handle_response(tstate(), term(), term(), term()) -> {noreply, wrapped()}.
-handle_response(#{pending_operations := {?P, T, Ops}} = State, Ref, Node, Results) ->
+handle_response(#{pending_operations := {?P, T, Ops, Due, Lim}} = State, Ref, Node, Results) ->
     %% The map first: a Ref a cluster member made up (any term, a fun, a huge one) never
     %% reaches the NIF's key checks, and costs one map lookup.
     case Ops of
-        #{Ref := Entry} -> count_response(State, T, Ops, Ref, Entry, Node, Results);
-        _ -> forget(T, Ref), {noreply, State}
+        #{Ref := {Op, Responses, Owed, D}} ->
+            count_on_heap(State, {T, Ops, Due, Lim}, Ref, {Op, Responses, Owed, D}, Node, Results);
+        #{Ref := Entry} ->
+            count_response(State, {T, Ops, Due, Lim}, Ref, Entry, Node, Results);
+        _ ->
+            forget(T, Ref),
+            {noreply, State}
     end;
-handle_response(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, Node, Results) ->
+handle_response(#{pending_operations := {?P, _, _, _, _, Legacy}} = State, Ref, Node, Results) ->
     case is_map_key(Ref, Legacy) of
         true -> as_noreply(legacy(State, fun(S) -> phn_request_manager:handle_response(S, Ref, Node, Results) end));
         false -> as_noreply(tracked(State, fun(S) -> handle_response(S, Ref, Node, Results) end))
@@ -176,17 +229,36 @@ handle_response(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, Node, 
 handle_response(State, Ref, Node, Results) ->
     handle_response(convert(State), Ref, Node, Results).
 
-count_response(State, T, Ops, Ref, {Op, Responses}, Node, Results) ->
+count_response(State, {T, Ops, Due, Lim}, Ref, {Op, Responses}, Node, Results) ->
     case phn_tracker:count(T, Ref, Node) of
         {pending, _} ->
-            {noreply, wrap(State, T, Ops#{Ref := {Op, [{Node, Results} | Responses]}})};
+            {noreply, wrap(State, T, Ops#{Ref := {Op, [{Node, Results} | Responses]}}, Due, Lim)};
         complete ->
             Op1 = complete(Op, [{Node, Results} | Responses]),
             phn_rm_common:finalize_and_reply(Op1, State),
-            {noreply, wrap(State, T, maps:remove(Ref, Ops))};
+            {noreply, wrap(State, T, maps:remove(Ref, Ops), Due, Lim)};
         {ignored, unknown_operation} -> % the map held it, the tracker did not: let it go
-            {noreply, wrap(State, T, maps:remove(Ref, Ops))};
+            {noreply, wrap(State, T, maps:remove(Ref, Ops), Due, Lim)};
         {ignored, _UnexpectedNodeOrExtraChunk} ->
+            {noreply, State}
+    end.
+
+%% What the tracker's count/3 does, on the heap: a node owing its last chunk leaves Owed,
+%% the last node completes; a node that owes nothing (outside the operation, or done)
+%% is ignored.
+count_on_heap(State, {T, Ops, Due, Lim}, Ref, {Op, Responses, Owed, D}, Node, Results) ->
+    case Owed of
+        #{Node := 1} when map_size(Owed) =:= 1 ->
+            Op1 = complete(Op, [{Node, Results} | Responses]),
+            phn_rm_common:finalize_and_reply(Op1, State),
+            {noreply, wrap(State, T, maps:remove(Ref, Ops), due_del(Due, D, Ref), Lim)};
+        #{Node := 1} ->
+            Entry = {Op, [{Node, Results} | Responses], maps:remove(Node, Owed), D},
+            {noreply, wrap(State, T, Ops#{Ref := Entry}, Due, Lim)};
+        #{Node := N} ->
+            Entry = {Op, [{Node, Results} | Responses], Owed#{Node := N - 1}, D},
+            {noreply, wrap(State, T, Ops#{Ref := Entry}, Due, Lim)};
+        _ ->
             {noreply, State}
     end.
 
@@ -204,16 +276,25 @@ forget(T, Ref) ->
 %% `{await_timeout, Ref, From}' timer started.
 -spec handle_await(tstate(), term(), {pid(), term()}) ->
           {reply, term(), wrapped()} | {noreply, wrapped()}.
-handle_await(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
+handle_await(#{pending_operations := {?P, T, Ops, Due, Lim}} = State, Ref, From) ->
     case Ops of
+        #{Ref := {Op, Responses, Owed, D}} ->
+            case map_size(Owed) =:= 0 orelse timeout(Op) == 0 of
+                true ->
+                    Op1 = merge(Op, collect(Responses), maps:keys(Owed)),
+                    {reply, phn_rm_common:finalize(Op1, State),
+                     wrap(State, T, maps:remove(Ref, Ops), due_del(Due, D, Ref), Lim)};
+                false ->
+                    Op1 = phn_rm_common:set_awaiter(Op, From),
+                    _ = erlang:send_after(timeout(Op), self(), {await_timeout, Ref, From}),
+                    {noreply, wrap(State, T, Ops#{Ref := {Op1, Responses, Owed, D}}, Due, Lim)}
+            end;
         #{Ref := {Op, Responses}} ->
             case phn_tracker:peek(T, Ref) of
                 {ok, _, Missing} ->
-                    Timeout = phn_rm_common:kw_get(timeout, maps:get(options, Op),
-                                                   ?DEFAULT_FUTURE_TIMEOUT),
-                    case Missing =:= 0 orelse Timeout == 0 of
+                    case Missing =:= 0 orelse timeout(Op) == 0 of
                         true ->
-                            State1 = wrap(State, T, maps:remove(Ref, Ops)),
+                            State1 = wrap(State, T, maps:remove(Ref, Ops), Due, Lim),
                             case phn_tracker:take(T, Ref) of
                                 {ok, #{missing := Nodes}} ->
                                     Op1 = merge(Op, collect(Responses), Nodes),
@@ -223,18 +304,18 @@ handle_await(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
                             end;
                         false ->
                             Op1 = phn_rm_common:set_awaiter(Op, From),
-                            _ = erlang:send_after(Timeout, self(), {await_timeout, Ref, From}),
-                            {noreply, wrap(State, T, Ops#{Ref := {Op1, Responses}})}
+                            _ = erlang:send_after(timeout(Op), self(), {await_timeout, Ref, From}),
+                            {noreply, wrap(State, T, Ops#{Ref := {Op1, Responses}}, Due, Lim)}
                     end;
                 {error, not_found} ->
                     {reply, {error, pending_request_not_found},
-                     wrap(State, T, maps:remove(Ref, Ops))}
+                     wrap(State, T, maps:remove(Ref, Ops), Due, Lim)}
             end;
         _ ->
             forget(T, Ref),
             {reply, {error, pending_request_not_found}, State}
     end;
-handle_await(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, From) ->
+handle_await(#{pending_operations := {?P, _, _, _, _, Legacy}} = State, Ref, From) ->
     case is_map_key(Ref, Legacy) of
         true -> as_reply(legacy(State, fun(S) -> phn_request_manager:handle_await(S, Ref, From) end));
         false -> as_reply(tracked(State, fun(S) -> handle_await(S, Ref, From) end))
@@ -242,11 +323,25 @@ handle_await(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, From) ->
 handle_await(State, Ref, From) ->
     handle_await(convert(State), Ref, From).
 
+%% The operation's `timeout' option (ms to wait for an awaiter), raising as map mode on
+%% options that are not a keyword list.
+timeout(Op) ->
+    phn_rm_common:kw_get(timeout, maps:get(options, Op), ?DEFAULT_FUTURE_TIMEOUT).
+
 %% @doc As map mode: if `From' is the operation's awaiter, reply with the finalized
 %% (partial) result and remove the operation; otherwise nothing.
 -spec handle_timeout(tstate(), term(), {pid(), term()}) -> {noreply, wrapped()}.
-handle_timeout(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
+handle_timeout(#{pending_operations := {?P, T, Ops, Due, Lim}} = State, Ref, From) ->
     case Ops of
+        #{Ref := {Op, Responses, Owed, D}} ->
+            case maps:get(awaiter, Op) == From of
+                true ->
+                    Op1 = merge(Op, collect(Responses), maps:keys(Owed)),
+                    gen_server:reply(From, phn_rm_common:finalize(Op1, State)),
+                    {noreply, wrap(State, T, maps:remove(Ref, Ops), due_del(Due, D, Ref), Lim)};
+                false ->
+                    {noreply, State}
+            end;
         #{Ref := {Op, Responses}} ->
             case maps:get(awaiter, Op) == From of
                 true ->
@@ -257,7 +352,7 @@ handle_timeout(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
                         {error, not_found} ->
                             ok
                     end,
-                    {noreply, wrap(State, T, maps:remove(Ref, Ops))};
+                    {noreply, wrap(State, T, maps:remove(Ref, Ops), Due, Lim)};
                 false ->
                     {noreply, State}
             end;
@@ -265,7 +360,7 @@ handle_timeout(#{pending_operations := {?P, T, Ops}} = State, Ref, From) ->
             forget(T, Ref),
             {noreply, State}
     end;
-handle_timeout(#{pending_operations := {?P, _, _, Legacy}} = State, Ref, From) ->
+handle_timeout(#{pending_operations := {?P, _, _, _, _, Legacy}} = State, Ref, From) ->
     case is_map_key(Ref, Legacy) of
         true -> as_noreply(legacy(State, fun(S) -> phn_request_manager:handle_timeout(S, Ref, From) end));
         false -> as_noreply(tracked(State, fun(S) -> handle_timeout(S, Ref, From) end))
@@ -276,21 +371,35 @@ handle_timeout(State, Ref, From) ->
 %% @doc The `phn_tracker' of a tracker-mode state (wrapped or bare), e.g. for
 %% `phn_tracker:stats/1'.
 -spec tracker(map()) -> phn_tracker:tracker().
-tracker(#{pending_operations := {?P, T, _}}) -> T;
-tracker(#{pending_operations := {?P, T, _, _}}) -> T;
+tracker(#{pending_operations := P}) when is_tuple(P), element(1, P) =:= ?P -> element(2, P);
 tracker(#{pending_operations := T}) when is_reference(T) -> T.
+
+%% @doc An empty tracker-mode layout on `Tracker', for a coordinator's
+%% `pending_operations' (a bare tracker there gets the defaults). `heap_max_nodes':
+%% operations waiting for at most this many distinct nodes are counted on the heap, the
+%% others by the tracker (default 32, measured; 0 puts every operation in the tracker).
+%% Raises `badarg' on a closed tracker or a bad option.
+-spec pending(phn_tracker:tracker(), #{heap_max_nodes => non_neg_integer()}) -> pending().
+pending(Tracker, Opts) ->
+    ?CHECK_ARGS([{'Tracker', any}, {'Opts', {options, #{heap_max_nodes => non_neg_integer}}}],
+                [Tracker, Opts]),
+    {?P, Tracker, #{}, #{}, limits(Tracker, maps:get(heap_max_nodes, Opts, ?HEAP_MAX_NODES))}.
 
 %% @doc `store/2' on a state whose `pending_operations' is a map, in the default mode
 %% `tracker' (`phn_request_manager:set_default_mode/1'): an operation the map holds is
 %% stored there (it finishes in map mode); any other takes the state over to tracker mode,
 %% with a new tracker owned by the calling process. The operations of the map stay
-%% beside it as `{phn_pending, Tracker, Ops, Legacy}', handled in map mode until the last
-%% is gone, when the layout becomes `{phn_pending, Tracker, Ops}'.
+%% beside it as `{phn_pending, Tracker, Ops, Due, Limits, Legacy}', handled in map mode
+%% until the last is gone, when the layout becomes `{phn_pending, Tracker, Ops, Due, Limits}'.
 -spec take_over(#{pending_operations := map(), _ => _}, map()) -> wrapped().
 take_over(#{pending_operations := Map} = State, Op) when is_map(Map) ->
     case is_map_key(maps:get(transaction_id, Op), Map) of
-        true -> phn_rm_common:store(State, Op);
-        false -> store(State#{pending_operations := with_legacy(phn_tracker:new(), #{}, Map)}, Op)
+        true ->
+            phn_rm_common:store(State, Op);
+        false ->
+            T = phn_tracker:new(),
+            Pending = {?P, T, #{}, #{}, limits(T, ?HEAP_MAX_NODES)},
+            store(State#{pending_operations := with_legacy(Pending, Map)}, Op)
     end.
 
 %%====================================================================
@@ -334,28 +443,43 @@ view(#{meta := Op, collected := Collected, missing := Missing}) ->
 %% Internals
 %%====================================================================
 
-%% A bare tracker becomes an empty tracker-mode layout.
+%% A bare tracker becomes an empty tracker-mode layout with the default limits; the
+%% layouts of earlier versions (every operation in the tracker) take the current one.
 convert(#{pending_operations := T} = State) when is_reference(T) ->
-    State#{pending_operations := {?P, T, #{}}}.
+    State#{pending_operations := {?P, T, #{}, #{}, limits(T, ?HEAP_MAX_NODES)}};
+convert(#{pending_operations := {?P, T, Ops}} = State) ->
+    State#{pending_operations := {?P, T, Ops, #{}, limits(T, ?HEAP_MAX_NODES)}};
+convert(#{pending_operations := {?P, T, Ops, Legacy}} = State) ->
+    State#{pending_operations := with_legacy({?P, T, Ops, #{}, limits(T, ?HEAP_MAX_NODES)},
+                                             Legacy)}.
 
-wrap(State, T, Ops) ->
-    State#{pending_operations := {?P, T, Ops}}.
+%% The tracker's caps, read once per layout: the heap side keeps to them too.
+limits(T, HeapMaxNodes) ->
+    case phn_tracker:stats(T) of
+        #{closed := false, max_ops := MaxOps, max_nodes_per_op := MaxNodes} ->
+            {MaxOps, min(HeapMaxNodes, MaxNodes)};
+        #{closed := true} ->
+            error({phn_tracker, closed})
+    end.
 
-with_legacy(T, Ops, Legacy) when map_size(Legacy) =:= 0 -> {?P, T, Ops};
-with_legacy(T, Ops, Legacy) -> {?P, T, Ops, Legacy}.
+wrap(State, T, Ops, Due, Lim) ->
+    State#{pending_operations := {?P, T, Ops, Due, Lim}}.
+
+with_legacy(Pending, Legacy) when map_size(Legacy) =:= 0 -> Pending;
+with_legacy({?P, T, Ops, Due, Lim}, Legacy) -> {?P, T, Ops, Due, Lim, Legacy}.
 
 %% Fun on the legacy map as a map-mode state, or on the tracked part as a tracker-mode
 %% state; Fun returns a state, {noreply, State} or {reply, Reply, State}.
-legacy(#{pending_operations := {?P, T, Ops, Legacy}} = State, Fun) ->
+legacy(#{pending_operations := {?P, T, Ops, Due, Lim, Legacy}} = State, Fun) ->
     rewrap(Fun(State#{pending_operations := Legacy}),
            fun(#{pending_operations := Legacy1} = S) ->
-                   S#{pending_operations := with_legacy(T, Ops, Legacy1)}
+                   S#{pending_operations := with_legacy({?P, T, Ops, Due, Lim}, Legacy1)}
            end).
 
-tracked(#{pending_operations := {?P, T, Ops, Legacy}} = State, Fun) ->
-    rewrap(Fun(State#{pending_operations := {?P, T, Ops}}),
-           fun(#{pending_operations := {?P, T1, Ops1}} = S) ->
-                   S#{pending_operations := with_legacy(T1, Ops1, Legacy)}
+tracked(#{pending_operations := {?P, T, Ops, Due, Lim, Legacy}} = State, Fun) ->
+    rewrap(Fun(State#{pending_operations := {?P, T, Ops, Due, Lim}}),
+           fun(#{pending_operations := Pending} = S) ->
+                   S#{pending_operations := with_legacy(Pending, Legacy)}
            end);
 tracked(State, Fun) -> % the legacy map emptied on the way
     Fun(State).
@@ -371,9 +495,23 @@ as_noreply({noreply, _} = R) -> R.
 as_reply({reply, _, _} = R) -> R;
 as_reply({noreply, _} = R) -> R.
 
-%% A new entry on both sides. A tracker entry the map did not know is a leftover of an
+%% A new entry: on the heap when the operation waits for at most HeapMaxNodes distinct
+%% nodes (all atoms, as the tracker wants them), else in the tracker too. Either way the
+%% tracker's caps hold for the whole map.
+add(_State, _T, Ops, _Due, {MaxOps, _}, _Ref, _Op, _Deadline) when map_size(Ops) >= MaxOps ->
+    error({phn_tracker, limit});
+add(State, T, Ops, Due, {_, HeapMaxNodes} = Lim, Ref, Op, Deadline) ->
+    case heap_owed(Op, HeapMaxNodes) of
+        {ok, Owed} ->
+            wrap(State, T, Ops#{Ref => {Op, [], Owed, Deadline}}, due_add(Due, Deadline, Ref), Lim);
+        tracker ->
+            track(T, Ref, Op, Deadline),
+            wrap(State, T, Ops#{Ref => {Op, []}}, Due, Lim)
+    end.
+
+%% A new entry in the tracker. A tracker entry the map did not know is a leftover of an
 %% older state: replaced.
-track(State, T, Ops, Ref, Op, Deadline) ->
+track(T, Ref, Op, Deadline) ->
     Opts = #{deadline_ms => Deadline},
     Result = case owed(Op) of
                  {aligned, Owed} ->
@@ -387,7 +525,7 @@ track(State, T, Ops, Ref, Op, Deadline) ->
                      track_new(T, Ref, expected(Op), Opts)
              end,
     case Result of
-        ok -> wrap(State, T, Ops#{Ref => {Op, []}});
+        ok -> ok;
         {error, Reason} -> error({phn_tracker, Reason})
     end.
 
@@ -398,6 +536,84 @@ track_new(T, Ref, Expected, Opts) ->
             phn_tracker:track(T, Ref, Expected, Opts);
         Other ->
             Other
+    end.
+
+%% What the operation owes as `#{Node => Chunks}' (expected/1 as a map) when that is 1 to
+%% Max atoms, else `tracker' (which then counts it, or refuses what it must refuse: a node
+%% that is not an atom, or nothing to wait for, tracked as it always was). One walk
+%% without lists when the sub-requests follow nodes_data one to one.
+heap_owed(_Op, 0) ->
+    tracker;
+heap_owed(#{nodes_data := NodesData, sub_requests := Subs, completed_nodes := Completed} = Op, Max)
+  when is_list(NodesData), is_list(Subs) ->
+    case heap_owed(NodesData, Subs, mapset_map(Completed), #{}, Max) of
+        general -> owed_map(expected(Op), Max);
+        Answer -> Answer
+    end;
+heap_owed(_Op, _Max) ->
+    tracker.
+
+heap_owed([{Node, _} | NodesData], [#{node := Node} = Sub | Subs], Done, Acc, Max)
+  when is_atom(Node) ->
+    N = chunks(Sub), % for every sub-request, so that a bad one raises as in expected/1
+    case Done of
+        #{Node := _} -> heap_owed(NodesData, Subs, Done, Acc, Max);
+        _ ->
+            case Acc of
+                #{Node := C} -> heap_owed(NodesData, Subs, Done, Acc#{Node := C + N}, Max);
+                _ when map_size(Acc) < Max -> heap_owed(NodesData, Subs, Done, Acc#{Node => N}, Max);
+                _ -> tracker
+            end
+    end;
+heap_owed([], [], _Done, Acc, _Max) when map_size(Acc) > 0 ->
+    {ok, Acc};
+heap_owed([], [], _Done, _Acc, _Max) ->
+    tracker;
+heap_owed(_, _, _, _, _) ->
+    general.
+
+owed_map(Expected, Max) when length(Expected) =< Max, Expected =/= [] ->
+    case lists:all(fun({Node, _}) -> is_atom(Node) end, Expected) of
+        true -> {ok, maps:from_list(Expected)};
+        false -> tracker
+    end;
+owed_map(_Expected, _Max) ->
+    tracker.
+
+%% Due: the heap-counted operations by deadline (`infinity' is not indexed).
+due_add(Due, infinity, _Ref) ->
+    Due;
+due_add(Due, D, Ref) ->
+    case Due of
+        #{D := Refs} -> Due#{D := [Ref | Refs]};
+        _ -> Due#{D => [Ref]}
+    end.
+
+due_del(Due, infinity, _Ref) ->
+    Due;
+due_del(Due, D, Ref) ->
+    case Due of
+        #{D := [Ref]} -> maps:remove(D, Due);
+        #{D := Refs} -> Due#{D := lists:delete(Ref, Refs)};
+        _ -> Due
+    end.
+
+due_move(Due, _Ref, D, D) -> Due;
+due_move(Due, Ref, D0, D1) -> due_add(due_del(Due, D0, Ref), D1, Ref).
+
+%% The references whose deadline is below NowMs (strictly, as `Now > expires_at') and Due
+%% without them, or `none'. One pass over the distinct deadlines, which allocates only
+%% for the expired ones.
+due_take(Due, _NowMs) when map_size(Due) =:= 0 ->
+    none;
+due_take(Due, NowMs) ->
+    case maps:fold(fun(D, Refs, Acc) when D < NowMs -> [{D, Refs} | Acc];
+                      (_D, _Refs, Acc) -> Acc
+                   end, [], Due) of
+        [] -> none;
+        Expired ->
+            {lists:append([Refs || {_, Refs} <- Expired]),
+             maps:without([D || {D, _} <- Expired], Due)}
     end.
 
 %% What the tracker is told to wait for, in one walk without maps when the sub-requests
@@ -426,22 +642,13 @@ owed(_, _, _, _) ->
 %% result, counted without building the chunks.
 chunks(#{'__struct__' := S, children := Children})
   when (S =:= ?START_REQ orelse S =:= ?STOP_REQ), is_list(Children) ->
-    case within(Children, ?MAX_CHILDREN_PER_REQUEST) of
-        true -> 1; % walked at most 1001 cells
-        false -> batches(length(Children), ?MAX_CHILDREN_PER_REQUEST)
-    end;
+    batches(length(Children), ?MAX_CHILDREN_PER_REQUEST);
 chunks(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := Data}) when is_map(Data) ->
     batches(map_size(Data), ?MAX_PIDS_PER_REQUEST);
 chunks(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := Cids}) when is_list(Cids) ->
     batches(length(Cids), ?MAX_PIDS_PER_REQUEST);
 chunks(Sub) ->
     length(phn_request_manager:split(Sub)).
-
-%% A proper list of at most Max elements (at most Max + 1 cells walked, one a call: see
-%% phn_rm_small:split_list/2).
-within([_ | Rest], Max) when Max > 0 -> within(Rest, Max - 1);
-within([], _Max) -> true;
-within(_, _Max) -> false.
 
 batches(N, Max) when N =< Max -> 1;
 batches(N, Max) -> (N + Max - 1) div Max.

@@ -60,16 +60,6 @@ erlang_within_limits_test_() ->
         ?assertEqual(native, phn_rm_small:populate_forward([x], [a], c))
     end}.
 
-split_walk_test() ->
-    L = lists:seq(1, 1001),
-    [?assertEqual(N =< 1000, phn_rm_small:split_list(lists:sublist(L, N), 1000))
-     || N <- [0, 1, 2, 3, 4, 5, 996, 997, 998, 999, 1000, 1001]],
-    ?assertNot(phn_rm_small:split_list([a, b | c], 1000)),
-    ?assertNot(phn_rm_small:split_list([a | c], 1000)),
-    ?assertNot(phn_rm_small:split_list(not_a_list, 1000)),
-    ?assert(phn_rm_small:split_list([a, b, c], 3)),
-    ?assertNot(phn_rm_small:split_list([a, b, c, d], 3)).
-
 %%% Same answers either side of each limit
 
 process_response_around_limit_test_() ->

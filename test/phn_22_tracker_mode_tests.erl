@@ -19,15 +19,27 @@
 %% Harness
 %%====================================================================
 
+%% Tracker mode comes in two kinds, which every case below runs and compares:
+%% `tracker', the default (operations of a few nodes counted on the heap, the others by
+%% the tracker), and `native' (every operation in the tracker: heap_max_nodes 0).
 new_state(map) -> hub_state(#{});
-new_state(tracker) -> hub_state(phn_tracker:new()).
+new_state(tracker) -> hub_state(phn_tracker:new());
+new_state(native) -> hub_state(phn_rm_tracker:pending(phn_tracker:new(), #{heap_max_nodes => 0})).
 
-%% Pending operations; in tracker mode both sides must agree.
+%% Pending operations; in tracker mode the sides must agree: the tracker holds the
+%% tracker's entries, Due the heap's (each under its deadline).
 pending(#{pending_operations := P}) when is_map(P) -> map_size(P);
-pending(#{pending_operations := {phn_pending, T, Ops}}) ->
-    ?assertEqual(map_size(Ops), phn_tracker:size(T)),
+pending(#{pending_operations := {phn_pending, T, Ops, Due, _Limits}}) ->
+    Native = maps:filter(fun(_, E) -> tuple_size(E) =:= 2 end, Ops),
+    ?assertEqual(map_size(Native), phn_tracker:size(T)),
+    Indexed = lists:sort([{D, R} || {D, Refs} <- maps:to_list(Due), R <- Refs]),
+    ?assertEqual(lists:sort([{D, R} || {R, {_, _, _, D}} <- maps:to_list(Ops), D =/= infinity]),
+                 Indexed),
     map_size(Ops);
 pending(#{pending_operations := T}) -> phn_tracker:size(T).
+
+%% The operations' entries of a tracker-mode state, whatever the kind.
+entries(#{pending_operations := P}) when element(1, P) =:= phn_pending -> element(3, P).
 
 state_with(Mode, Ops) ->
     lists:foldl(fun(Op, S) -> ?M:store(S, Op) end, new_state(Mode), Ops).
@@ -47,6 +59,9 @@ same(Scenario) ->
     TrackerMsgs = flush(),
     ?assertEqual(Map, Tracker),
     ?assertEqual(MapMsgs, TrackerMsgs),
+    Native = Scenario(native),
+    ?assertEqual(Map, Native),
+    ?assertEqual(MapMsgs, flush()),
     {Map, MapMsgs}.
 
 %% An operation whose node1 was sent N children (split in ceil(N / 1000) chunks) and
@@ -365,6 +380,7 @@ split_chunks_fix_test() ->
           end,
     {MapPending, MapReply} = Run(map),
     {TrPending, TrReply} = Run(tracker),
+    ?assertEqual({TrPending, TrReply}, Run(native)),
     ?assertEqual([1, 0, 0, 0], MapPending),
     ?assertEqual([1, 1, 1, 0], TrPending),
     ?assertEqual(1001, length(maps:get(started, MapReply))),
@@ -409,7 +425,8 @@ unexpected_node_fix_test() ->
               {pending(S3), receive {Tag, R} -> R after 0 -> none end, S3}
           end,
     {MapPending, MapReply, MapS} = Run(map),
-    {TrPending, TrReply, TrS} = Run(tracker),
+    {TrPending, TrReply, _} = Run(tracker),
+    {TrPending, TrReply, TrS} = Run(native),
     ?assertEqual({1, none}, {MapPending, MapReply}),
     ?assertEqual([node1, node2, stranger],
                  members(maps:get(completed_nodes, ?M:get(MapS, ref(Op))))),
@@ -431,7 +448,8 @@ duplicate_response_test() ->
               maps:get(results, SR1)
           end,
     ?assertEqual([{c1, {error, late}}], Run(map)),
-    ?assertEqual([{c1, {ok, self()}}], Run(tracker)).
+    ?assertEqual([{c1, {ok, self()}}], Run(tracker)),
+    ?assertEqual([{c1, {ok, self()}}], Run(native)).
 
 %% Tracker mode's caps: past max_ops, store raises {phn_tracker, limit}.
 store_past_cap_test() ->
@@ -585,12 +603,12 @@ post_process(_Op, Result, _Hub) -> Result.
 map_orphan_test() ->
     Tag = make_ref(),
     Op = two_node_op(#{awaiter => {self(), Tag}, options => [{timeout, 5000}]}),
-    {noreply, S1} = ?M:handle_response(state_with(tracker, [Op]), ref(Op), node1, [{c1, {ok, self()}}]),
+    {noreply, S1} = ?M:handle_response(state_with(native, [Op]), ref(Op), node1, [{c1, {ok, self()}}]),
     {noreply, S2} = ?M:handle_response(S1, ref(Op), node2, [{c2, {ok, self()}}]),
     ?assertMatch({Tag, #{status := ok}}, recv(1000)),
     ?assertEqual(0, pending(S2)),
     T = phn_rm_tracker:tracker(S1),
-    Orphan = fun(#{pending_operations := {phn_pending, _, Ops}}) -> maps:keys(Ops) end,
+    Orphan = fun(S) -> maps:keys(entries(S)) end,
     ?assertEqual([ref(Op)], Orphan(S1)),
     ?assertEqual(nil, ?M:get(S1, ref(Op))),
     {noreply, R1} = ?M:handle_response(S1, ref(Op), node2, [{c2, {ok, self()}}]),
@@ -613,7 +631,7 @@ map_orphan_test() ->
 %% caller dropped): unknown; the tracker's leftover is cancelled when met.
 tracker_orphan_test() ->
     Op = two_node_op(#{}),
-    S0 = ?M:remove(new_state(tracker), make_ref()),
+    S0 = ?M:remove(new_state(native), make_ref()),
     T = phn_rm_tracker:tracker(S0),
     _Newer = ?M:store(S0, Op),
     ?assertEqual(1, phn_tracker:size(T)),
@@ -649,7 +667,7 @@ tracker_orphan_test() ->
 bare_tracker_test() ->
     Bare = new_state(tracker),
     T = maps:get(pending_operations, Bare),
-    Empty = {phn_pending, T, #{}},
+    Empty = {phn_pending, T, #{}, #{}, {16777216, 32}},
     Ref = make_ref(),
     From = {self(), make_ref()},
     ?assertEqual(nil, ?M:get(Bare, Ref)),
@@ -662,19 +680,29 @@ bare_tracker_test() ->
     ?assertMatch({noreply, #{pending_operations := Empty}}, ?M:handle_timeout(Bare, Ref, From)),
     Op = one_node_op(#{}),
     S = ?M:store(Bare#{other => kept}, Op),
-    ?assertMatch(#{other := kept, pending_operations := {phn_pending, T, #{}}}, S),
-    #{pending_operations := {phn_pending, T, Ops}} = S,
-    ?assertEqual(#{ref(Op) => {Op, []}}, Ops),
-    ?assertMatch({ok, #{ref := _}}, phn_tracker:get(T, ref(Op))).
+    ?assertMatch(#{other := kept, pending_operations := {phn_pending, T, _, _, _}}, S),
+    %% One node: counted on the heap, the tracker left alone.
+    #{pending_operations := {phn_pending, T, Ops, Due, _}} = S,
+    Deadline = maps:get(expires_at, Op),
+    ?assertEqual(#{ref(Op) => {Op, [], #{node() => 1}, Deadline}}, Ops),
+    ?assertEqual(#{Deadline => [ref(Op)]}, Due),
+    ?assertEqual(0, phn_tracker:size(T)),
+    %% With heap_max_nodes 0, in the tracker.
+    N = ?M:store(new_state(native), Op),
+    ?assertEqual(#{ref(Op) => {Op, []}}, entries(N)),
+    ?assertMatch({ok, #{ref := _}}, phn_tracker:get(phn_rm_tracker:tracker(N), ref(Op))).
 
 %% update/2 of a tracked operation replaces the operation and the deadline, keeping the
 %% responses counted; cleanup_expired drops the expired ones from both sides, with their
 %% responses, and leaves the others as they were.
-update_and_cleanup_test() ->
+update_and_cleanup_test_() ->
+    [{atom_to_list(Kind), fun() -> update_and_cleanup(Kind) end} || Kind <- [tracker, native]].
+
+update_and_cleanup(Kind) ->
     A = two_node_op(#{expires_at => 1000}),
     B = two_node_op(#{expires_at => 1000}),
     C = two_node_op(#{expires_at => nil}),
-    S0 = state_with(tracker, [A, B, C]),
+    S0 = state_with(Kind, [A, B, C]),
     {noreply, S1} = ?M:handle_response(S0, ref(A), node1, [{c1, {ok, self()}}]),
     {noreply, S2} = ?M:handle_response(S1, ref(B), node1, [{c1, {ok, self()}}]),
     {noreply, S3} = ?M:handle_response(S2, ref(C), node2, [{c2, {ok, self()}}]),
@@ -697,21 +725,27 @@ update_and_cleanup_test() ->
 
 %% Ignored responses change nothing: the state comes back as it was, the responses kept
 %% are those counted.
-ignored_responses_keep_the_state_test() ->
+ignored_responses_keep_the_state_test_() ->
+    [{atom_to_list(Kind), fun() -> ignored_responses_keep_the_state(Kind) end}
+     || Kind <- [tracker, native]].
+
+ignored_responses_keep_the_state(Kind) ->
     Op = two_node_op(#{}),
-    {noreply, S1} = ?M:handle_response(state_with(tracker, [Op]), ref(Op), node1, [{c1, {ok, self()}}]),
+    {noreply, S1} = ?M:handle_response(state_with(Kind, [Op]), ref(Op), node1, [{c1, {ok, self()}}]),
     [?assert(?M:handle_response(S1, Ref, Node, [late]) =:= {noreply, S1})
      || {Ref, Node} <- [{ref(Op), node1}, {ref(Op), stranger}, {make_ref(), node2}]],
-    #{pending_operations := {phn_pending, _, Ops}} = S1,
-    ?assertMatch([{_, [{node1, [{c1, _}]}]}], maps:values(Ops)).
+    ?assertMatch([[{node1, [{c1, _}]}]], [element(2, E) || E <- maps:values(entries(S1))]).
 
 %% A response's Ref comes from a cluster member: whatever term it is (one the tracker would
 %% refuse as a key: a fun, a big binary, a long list, a bignum), tracker mode ignores it as
 %% map mode does, and so do the local state functions. On the old code these raised badarg
 %% from the NIF's key check.
-hostile_refs_ignored_test() ->
+hostile_refs_ignored_test_() ->
+    [{atom_to_list(Kind), fun() -> hostile_refs_ignored(Kind) end} || Kind <- [tracker, native]].
+
+hostile_refs_ignored(Kind) ->
     Op = two_node_op(#{}),
-    S = state_with(tracker, [Op]),
+    S = state_with(Kind, [Op]),
     Hostile = [fun() -> ok end, binary:copy(<<1>>, 1 bsl 20), lists:seq(1, 100000),
                1 bsl 200, <<1:3>>, {make_ref(), lists:seq(1, 1000)}],
     From = {self(), make_ref()},
@@ -758,7 +792,7 @@ default_tracker_takes_over_empty_map_test() ->
     with_default_mode(tracker, fun() ->
         Op = big_op(2500, #{}),
         S = ?M:store(hub_state(#{}), Op),
-        ?assertMatch(#{pending_operations := {phn_pending, _, #{}}}, S),
+        ?assertMatch(#{pending_operations := {phn_pending, _, #{}, #{}, _}}, S),
         T = phn_rm_tracker:tracker(S),
         ?assertEqual(self(), maps:get(owner, phn_tracker:stats(T))),
         ?assertEqual(1, pending(S)),
@@ -795,14 +829,14 @@ default_tracker_keeps_legacy_ops_test() ->
     {noreply, Map1} = ?M:handle_response(Map0, ref(A), node1, [{c1, {ok, self()}}]),
     with_default_mode(tracker, fun() ->
         S0 = ?M:store(Map1, New),
-        #{pending_operations := {phn_pending, T, #{}, Legacy}} = S0,
+        #{pending_operations := {phn_pending, T, #{}, _, _, Legacy}} = S0,
         ?assertEqual(lists:sort([ref(A), ref(B), ref(C)]), lists:sort(maps:keys(Legacy))),
-        ?assertEqual(1, phn_tracker:size(T)),
+        ?assertEqual([ref(New)], maps:keys(entries(S0))),
         ?assertEqual(?M:get(Map1, ref(A)), ?M:get(S0, ref(A))),
         ?assertEqual(New, ?M:get(S0, ref(New))),
         %% An update of a legacy op stays in the map, in map mode.
         S1 = ?M:update(S0, ?M:get(S0, ref(B))),
-        ?assertEqual(1, phn_tracker:size(T)),
+        ?assertEqual(Legacy#{ref(B) := ?M:get(S0, ref(B))}, element(6, maps:get(pending_operations, S1))),
         %% A completes in map mode: a stranger's response joins completed_nodes there.
         {noreply, S2} = ?M:handle_response(S1, ref(A), stranger, [x]),
         ?assertEqual([node1, stranger], members(maps:get(completed_nodes, ?M:get(S2, ref(A))))),
@@ -821,7 +855,7 @@ default_tracker_keeps_legacy_ops_test() ->
         ?assertEqual(nil, ?M:get(S7, ref(B))),
         %% C expires (legacy) while New stays (tracker); the legacy map is then gone.
         S8 = ?M:cleanup_expired(S7),
-        ?assertMatch(#{pending_operations := {phn_pending, T, #{}}}, S8),
+        ?assertMatch(#{pending_operations := {phn_pending, T, _, _, _}}, S8),
         ?assertEqual(1, pending(S8)),
         %% New completes in tracker mode.
         {noreply, S9} = ?M:handle_response(S8, ref(New), node1, [{c1, {ok, self()}}]),
@@ -837,7 +871,7 @@ default_tracker_legacy_layout_test() ->
     Map = state_with(map, [Old]),
     with_default_mode(tracker, fun() ->
         S0 = ?M:store(Map, New),
-        ?assertMatch(#{pending_operations := {phn_pending, _, _, _}}, S0),
+        ?assertMatch(#{pending_operations := {phn_pending, _, _, _, _, _}}, S0),
         %% The tracked op answers in tracker mode while the legacy one waits.
         {noreply, S1} = ?M:handle_response(S0, ref(New), node(), [{child1, {ok, self()}}]),
         ?assertEqual(nil, ?M:get(S1, ref(New))),
@@ -846,9 +880,9 @@ default_tracker_legacy_layout_test() ->
                      ?M:handle_await(S1, make_ref(), {self(), make_ref()})),
         ?assertMatch({noreply, _}, ?M:handle_timeout(S1, make_ref(), {self(), make_ref()})),
         S2 = ?M:remove(S1, make_ref()),
-        ?assertMatch(#{pending_operations := {phn_pending, _, _, #{}}}, S2),
+        ?assertMatch(#{pending_operations := {phn_pending, _, _, _, _, #{}}}, S2),
         %% The legacy one completes: the layout becomes tracker mode's alone.
         {noreply, S3} = ?M:handle_response(S2, ref(Old), node(), [{child1, {ok, self()}}]),
-        ?assertMatch(#{pending_operations := {phn_pending, _, #{}}}, S3),
+        ?assertMatch(#{pending_operations := {phn_pending, _, #{}, #{}, _}}, S3),
         ?assertEqual(0, pending(S3))
     end).

@@ -11,8 +11,9 @@ defmodule ProcessHubNative.Events do
       cleanup dropped `n` expired operations.
 
   Both read `pending_operations` before and after the call: a map (map and C-node modes)
-  or tracker mode's `{:phn_pending, tracker, ops}` / `{:phn_pending, tracker, ops, legacy}`
-  (whose maps hold the pending operations). Without telemetry the installed module calls
+  or tracker mode's `{:phn_pending, tracker, ops, due, limits}` /
+  `{:phn_pending, tracker, ops, due, limits, legacy}` (whose `ops` and `legacy` maps hold the
+  pending operations). Without telemetry the installed module calls
   the drop-in directly and this module is not involved.
   """
 
@@ -49,17 +50,18 @@ defmodule ProcessHubNative.Events do
   defp pending?(%{pending_operations: pending}, ref), do: holds?(pending, ref)
 
   defp holds?(pending, ref) when is_map(pending), do: Map.has_key?(pending, ref)
-  defp holds?({:phn_pending, _tracker, ops}, ref), do: Map.has_key?(ops, ref)
+  defp holds?({:phn_pending, _tracker, ops, _due, _limits}, ref), do: Map.has_key?(ops, ref)
 
-  defp holds?({:phn_pending, _tracker, ops, legacy}, ref),
+  defp holds?({:phn_pending, _tracker, ops, _due, _limits, legacy}, ref),
     do: Map.has_key?(ops, ref) or Map.has_key?(legacy, ref)
 
   defp holds?(_other, _ref), do: nil
 
   defp pending_count(%{pending_operations: pending}) when is_map(pending), do: map_size(pending)
-  defp pending_count(%{pending_operations: {:phn_pending, _tracker, ops}}), do: map_size(ops)
+  defp pending_count(%{pending_operations: {:phn_pending, _tracker, ops, _due, _limits}}),
+    do: map_size(ops)
 
-  defp pending_count(%{pending_operations: {:phn_pending, _tracker, ops, legacy}}),
+  defp pending_count(%{pending_operations: {:phn_pending, _tracker, ops, _due, _limits, legacy}}),
     do: map_size(ops) + map_size(legacy)
 
   defp pending_count(_state), do: nil

@@ -12,10 +12,10 @@ defmodule PhnCheck.EventsTest do
     state = %{hub_id: :events_hub, pending_operations: :phn_tracker.new()}
     ref = make_ref()
 
-    assert {:noreply, %{pending_operations: {:phn_pending, _, ops}}} =
+    assert {:noreply, %{pending_operations: {:phn_pending, _, ops, _, _}}} =
              Events.handle_response(state, ref, node(), [])
 
     assert ops == %{}
-    assert %{pending_operations: {:phn_pending, _, %{}}} = Events.cleanup_expired(state)
+    assert %{pending_operations: {:phn_pending, _, %{}, %{}, _}} = Events.cleanup_expired(state)
   end
 end

@@ -316,7 +316,7 @@ defmodule PhnCheck.InstallTest do
     with_telemetry_double(nodes, :tracker, fn ->
       with_hub(nodes, :phn_hub_events_tracker, [req_cleanup_interval: 200, exec_delay: @exec_delay], fn ->
         events_run(nodes, :phn_hub_events_tracker, :tracked_events)
-        assert {:phn_pending, _, _} = :sys.get_state(:phn_hub_events_tracker).pending_operations
+        assert {:phn_pending, _, _, _, _} = :sys.get_state(:phn_hub_events_tracker).pending_operations
       end)
     end)
   end

@@ -3,10 +3,10 @@ defmodule PhnCheck.Pending.Tracker do
   Pending operations in tracker mode: `:phn_request_manager` with a `phn_tracker`
   (docs/tracker.md; `phn_rm_tracker`).
 
-  The coordinator starts `state.pending_operations` as a bare `phn_tracker` it owns; the
-  first state function of `:phn_request_manager` turns it into tracker mode's layout,
-  `{:phn_pending, tracker, ops}`: the tracker counts each node's responses, `ops` keeps
-  each operation and its results on the coordinator's heap. The coordinator's calls are
+  The coordinator starts `state.pending_operations` as tracker mode's layout,
+  `{:phn_pending, tracker, ops, due, limits}`, on a `phn_tracker` it owns: each node's
+  responses are counted (by the tracker here; on the heap for operations of a few nodes
+  by default), `ops` keeps each operation and its results on the coordinator's heap. The coordinator's calls are
   exactly the map mode's. What changes is the outcome: an operation waits for one
   response per split chunk of each node (`:phn_request_manager.split/1`, as
   `PhnCheck.Distributor.dispatch/2` splits), so a node sent 2 500 children reports them
@@ -23,7 +23,10 @@ defmodule PhnCheck.Pending.Tracker do
     unless rm == :phn_request_manager,
       do: raise(ArgumentError, "mode: :tracker needs request_manager: :phn_request_manager")
 
-    Map.put(state, :pending_operations, :phn_tracker.new())
+    # A bare tracker would do (`:phn_tracker.new()`: operations of at most 32 nodes are
+    # then counted on the heap, docs/tracker.md); heap_max_nodes: 0 sends every operation
+    # through the tracker, whose counters the tests of this example read.
+    Map.put(state, :pending_operations, :phn_rm_tracker.pending(:phn_tracker.new(), %{heap_max_nodes: 0}))
   end
 
   @impl true
@@ -57,7 +60,5 @@ defmodule PhnCheck.Pending.Tracker do
   @impl true
   def count(state), do: state |> ops() |> map_size()
 
-  # Before the first state function the tracker is bare, and holds nothing of ours.
-  defp ops(%{pending_operations: {:phn_pending, _tracker, ops}}), do: ops
-  defp ops(%{pending_operations: tracker}) when is_reference(tracker), do: %{}
+  defp ops(%{pending_operations: {:phn_pending, _tracker, ops, _due, _limits}}), do: ops
 end

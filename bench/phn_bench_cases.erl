@@ -120,12 +120,12 @@ lifecycle_elixir(Op) ->
     ).
 
 %% cleanup_expired with N pending, 1 % expired, through the drop-in. The map modes filter
-%% the immutable map. Tracker mode as a coordinator gets it (`tracker': the operations
-%% stored through store/2 into the default layout, where operations of a few nodes are
-%% counted on the heap and found by the deadline index; the state is a value, the same
-%% input every call) and with every operation in the native tracker (`tracker-native':
-%% its take_expired; mutable, so the expired operations are tracked again before each
-%% call, untimed). Deadlines: `two' puts the operations on two deadlines (expired or
+%% the immutable map. Tracker mode, the operations stored through store/2: `tracker', the
+%% default layout, where operations of a few nodes are counted on the heap and found by
+%% the deadline index (the state is a value: the same input every call), and
+%% `tracker-native', every operation in the native tracker, found by its take_expired
+%% (the tracker is mutable, so the expired operations are tracked again before each
+%% call, untimed). Both then drop the expired ones from the state's map of operations. Deadlines: `two' puts the operations on two deadlines (expired or
 %% not), `distinct' gives each its own (the deadline index then has N keys).
 cleanup(N) ->
     cleanup(N, two).
@@ -146,12 +146,10 @@ cleanup(N, Spread) ->
           Heap = lists:foldl(fun(Op, S) -> ?NIF:store(S, Op) end,
                              #{pending_operations => phn_tracker:new()}, Ops),
           T = phn_tracker:new(),
-          Native = #{pending_operations => phn_rm_tracker:pending(T, #{heap_max_nodes => 0})},
-          Expired = lists:foldl(
-              fun(#{transaction_id := Ref, expires_at := D} = Op, Acc) ->
-                  ok = phn_tracker:track(T, Ref, [node()], #{deadline_ms => D, meta => Op}),
-                  case D < Now of true -> [{Ref, Op} | Acc]; false -> Acc end
-              end, [], Ops),
+          Native = lists:foldl(fun(Op, S) -> ?NIF:store(S, Op) end,
+                               #{pending_operations => phn_rm_tracker:pending(T, #{heap_max_nodes => 0})},
+                               Ops),
+          Expired = [{Ref, Op} || #{transaction_id := Ref, expires_at := D} = Op <- Ops, D < Now],
           #{map => #{pending_operations => Map}, heap => Heap, tracker => T,
             expired => Expired, state => Native}
       end,
@@ -171,8 +169,10 @@ cleanup(N, Spread) ->
                  end}.
 
 refill(#{tracker := T, expired := Expired, state := S}) ->
-    [_ = phn_tracker:track(T, Ref, [node()], #{deadline_ms => D, meta => Op})
-     || {Ref, #{expires_at := D} = Op} <- Expired],
+    %% As the drop-in's store tracks them: the nodes and the deadline, no term (the
+    %% first call finds them still tracked).
+    [_ = phn_tracker:track(T, Ref, [node()], #{deadline_ms => D})
+     || {Ref, #{expires_at := D}} <- Expired],
     S.
 
 split_children(N) ->

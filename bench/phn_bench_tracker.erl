@@ -25,7 +25,7 @@ results(quick) ->
     memory(20000, [dropin]) ++ cleanup_cost([{10000, 100}, {100000, 1000}]) ++
         call_costs(100000);
 results(full) ->
-    memory(100000, [none, recorded, small, dropin, dropin100]) ++
+    memory(100000, [none, recorded, small, dropin, dropin_heap, dropin100]) ++
         cleanup_cost([{10000, 100}, {100000, 1000}, {1000000, 10000}]) ++ call_costs(300000).
 
 %%% Memory
@@ -45,10 +45,15 @@ shape(none) -> {"no meta, nothing recorded", fun(_T, _I) -> ok end, none};
 shape(recorded) -> {"no meta, one node answered ([{child, I}])",
                     fun(T, I) -> {pending, 2} = ?T:record(T, I, b, [{child, I}]) end, none};
 shape(small) -> {"meta {I, <<\"meta\">>}, nothing recorded", fun(_T, _I) -> ok end, small};
-shape(dropin) -> {"drop-in tracker mode, the %RequestManager{} operation, 1 child per node",
-                  dropin, 1};
-shape(dropin100) -> {"drop-in tracker mode, the %RequestManager{} operation, 100 children per node",
-                     dropin, 100}.
+%% The drop-in's tracker mode with every operation in the tracker (heap_max_nodes 0: the
+%% layout for operations of more than 32 nodes), and with its default layout, where an
+%% operation of 3 nodes is counted on the heap (the tracker holds nothing of it).
+shape(dropin) -> {"drop-in tracker mode, every operation in the tracker, the %RequestManager{} "
+                  "operation, 1 child per node", dropin, 1};
+shape(dropin100) -> {"drop-in tracker mode, every operation in the tracker, the %RequestManager{} "
+                     "operation, 100 children per node", dropin, 100};
+shape(dropin_heap) -> {"drop-in tracker mode, default layout (counted on the heap), the "
+                       "%RequestManager{} operation, 1 child per node", dropin_heap, 1}.
 
 memory_case(N, Shape) ->
     {Name, Step, Meta} = shape(Shape),
@@ -63,16 +68,20 @@ memory_case(N, Shape) ->
         Kept = fill(T, N, Step, Meta),
         erlang:garbage_collect(),
         After = erlang:memory(total),
-        #{bytes := Bytes, ops := N} = ?T:stats(T),
+        #{bytes := Bytes, ops := Ops} = ?T:stats(T),
+        Ops = case Step of dropin_heap -> 0; _ -> N end,
         %% What the state holds on the heap stays live until measured.
         _ = erlang:phash2(Kept),
         ?T:close(T),
         Self ! {self(), (Bytes - Base) div N, (After - Before) div N}
     end),
-    {Tracker, VM} = receive {Pid, B, V} -> {B, V} end,
+    {Tracker, VM} = receive
+                        {Pid, B, V} -> {B, V};
+                        {'DOWN', MRef, process, Pid, Why} -> error({memory_case, Shape, Why})
+                    end,
     receive {'DOWN', MRef, process, Pid, _} -> ok end,
     case Step of
-        dropin ->
+        _ when Step =:= dropin; Step =:= dropin_heap ->
             {Flat, Shared} = map_mode(N, Meta),
             Line = io_lib:format("memory per pending operation, ~b operations of 3 nodes, ~s: "
                                  "tracker ~b B (stats/1), VM ~b B; map mode ~b B flat (~b words), "
@@ -89,10 +98,11 @@ memory_case(N, Shape) ->
 
 x(A, B) -> io_lib:format("~.2fx", [A / B]).
 
-fill(T, N, dropin, Children) ->
-    %% The state each store returns is the next one's (tracker mode may keep heap terms
+fill(T, N, Layout, Children) when Layout =:= dropin; Layout =:= dropin_heap ->
+    %% The state each store returns is the next one's (tracker mode keeps heap terms
     %% beside the tracker in pending_operations).
-    S0 = #{hub_id => bench, pending_operations => T},
+    Max = case Layout of dropin -> 0; dropin_heap -> 32 end,
+    S0 = #{hub_id => bench, pending_operations => phn_rm_tracker:pending(T, #{heap_max_nodes => Max})},
     lists:foldl(fun(_, S) -> phn_request_manager:store(S, op(Children)) end, S0,
                 lists:seq(1, N));
 fill(T, N, Step, Meta) ->

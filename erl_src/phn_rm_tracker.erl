@@ -352,7 +352,11 @@ handle_timeout(#{pending_operations := {?P, T, Ops, Due, Lim}} = State, Ref, Fro
                             Op1 = merge(Op, collect(Responses), Nodes),
                             gen_server:reply(From, phn_rm_common:finalize(Op1, State));
                         {error, not_found} ->
-                            ok
+                            %% The tracker lost it (closed, or taken from another state):
+                            %% the awaiter still gets what arrived, no node counted as done.
+                            Collected = collect(Responses),
+                            Op1 = merge(Op, Collected, maps:keys(Collected)),
+                            gen_server:reply(From, phn_rm_common:finalize(Op1, State))
                     end,
                     {noreply, wrap(State, T, maps:remove(Ref, Ops), Due, Lim)};
                 false ->
@@ -447,13 +451,13 @@ view(#{meta := Op, collected := Collected, missing := Missing}) ->
 
 %% A bare tracker becomes an empty tracker-mode layout with the default limits; the
 %% layouts of earlier versions (every operation in the tracker) take the current one.
-convert(#{pending_operations := T} = State) when is_reference(T) ->
-    State#{pending_operations := {?P, T, #{}, #{}, limits(T, ?HEAP_MAX_NODES)}};
 convert(#{pending_operations := {?P, T, Ops}} = State) ->
     State#{pending_operations := {?P, T, Ops, #{}, limits(T, ?HEAP_MAX_NODES)}};
 convert(#{pending_operations := {?P, T, Ops, Legacy}} = State) ->
     State#{pending_operations := with_legacy({?P, T, Ops, #{}, limits(T, ?HEAP_MAX_NODES)},
-                                             Legacy)}.
+                                             Legacy)};
+convert(#{pending_operations := T} = State) -> % a bare tracker (stats/1 raises on others)
+    State#{pending_operations := {?P, T, #{}, #{}, limits(T, ?HEAP_MAX_NODES)}}.
 
 %% The tracker's caps, read once per layout: the heap side keeps to them too.
 limits(T, HeapMaxNodes) ->

@@ -211,3 +211,24 @@ pending_options_test() ->
     ?assertError(badarg, phn_rm_tracker:pending(T, not_a_map)),
     phn_tracker:close(T),
     ?assertError({phn_tracker, closed}, phn_rm_tracker:pending(T, #{})).
+
+%% The awaiter of an operation the tracker lost (closed under it) still gets an answer
+%% at its timeout, with what arrived and no node counted as done.
+lost_operation_still_answers_awaiter_test() ->
+    T = phn_tracker:new(),
+    S0 = hub_state(phn_rm_tracker:pending(T, #{heap_max_nodes => 0})),
+    Op = phn_test_helpers:two_node_op(#{options => [{timeout, 60000}]}),
+    Tag = make_ref(),
+    From = {self(), Tag},
+    {noreply, S1} = ?M:handle_await(?M:store(S0, Op), ref(Op), From),
+    {noreply, S2} = ?M:handle_response(S1, ref(Op), node1, [{c1, {ok, self()}}]),
+    ok = phn_tracker:close(T),
+    {noreply, S3} = ?M:handle_timeout(S2, ref(Op), From),
+    ?assertEqual(0, pending(S3)),
+    Self = self(),
+    receive
+        {Tag, Result} ->
+            ?assertMatch(#{status := error, started := [{c1, [{node1, Self}]}],
+                           errors := [{c2, {error, no_response}}]}, Result)
+    after 0 -> erlang:error(no_reply)
+    end.

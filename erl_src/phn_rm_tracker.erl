@@ -352,11 +352,7 @@ handle_timeout(#{pending_operations := {?P, T, Ops, Due, Lim}} = State, Ref, Fro
                             Op1 = merge(Op, collect(Responses), Nodes),
                             gen_server:reply(From, phn_rm_common:finalize(Op1, State));
                         {error, not_found} ->
-                            %% The tracker lost it (closed, or taken from another state):
-                            %% the awaiter still gets what arrived, no node counted as done.
-                            Collected = collect(Responses),
-                            Op1 = merge(Op, Collected, maps:keys(Collected)),
-                            gen_server:reply(From, phn_rm_common:finalize(Op1, State))
+                            lost(T, Op, Responses, From, State)
                     end,
                     {noreply, wrap(State, T, maps:remove(Ref, Ops), Due, Lim)};
                 false ->
@@ -373,6 +369,19 @@ handle_timeout(#{pending_operations := {?P, _, _, _, _, Legacy}} = State, Ref, F
     end;
 handle_timeout(State, Ref, From) ->
     handle_timeout(convert(State), Ref, From).
+
+%% The tracker no longer has an operation whose awaiter timed out. Closed under it: nobody
+%% answered, so the awaiter gets what arrived, no node counted as done. Open: it
+%% completed or was taken from another state, which answered the awaiter.
+lost(T, Op, Responses, From, State) ->
+    case phn_tracker:stats(T) of
+        #{closed := true} ->
+            Collected = collect(Responses),
+            Op1 = merge(Op, Collected, maps:keys(Collected)),
+            gen_server:reply(From, phn_rm_common:finalize(Op1, State));
+        #{closed := false} ->
+            ok
+    end.
 
 %% @doc The `phn_tracker' of a tracker-mode state (wrapped or bare), e.g. for
 %% `phn_tracker:stats/1'.

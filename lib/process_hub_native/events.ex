@@ -58,6 +58,7 @@ defmodule ProcessHubNative.Events do
   defp holds?(_other, _ref), do: nil
 
   defp pending_count(%{pending_operations: pending}) when is_map(pending), do: map_size(pending)
+
   defp pending_count(%{pending_operations: {:phn_pending, _tracker, ops, _due, _limits}}),
     do: map_size(ops)
 

@@ -657,13 +657,24 @@ owed(_, _, _, _) ->
 %% result, counted without building the chunks.
 chunks(#{'__struct__' := S, children := Children})
   when (S =:= ?START_REQ orelse S =:= ?STOP_REQ), is_list(Children) ->
-    batches(length(Children), ?MAX_CHILDREN_PER_REQUEST);
+    case within(Children, ?MAX_CHILDREN_PER_REQUEST) of
+        true -> 1;
+        false -> batches(length(Children), ?MAX_CHILDREN_PER_REQUEST)
+    end;
 chunks(#{'__struct__' := ?PIDS_REGISTER_REQ, children_data := Data}) when is_map(Data) ->
     batches(map_size(Data), ?MAX_PIDS_PER_REQUEST);
 chunks(#{'__struct__' := ?PIDS_UNREGISTER_REQ, removable_cid_nodes := Cids}) when is_list(Cids) ->
     batches(length(Cids), ?MAX_PIDS_PER_REQUEST);
 chunks(Sub) ->
     length(phn_request_manager:split(Sub)).
+
+%% A proper list of at most Max elements, walked in Erlang: as fast as length/1 on 1 000
+%% cells (measured) and charged a reduction a cell, where a store's length/1 calls over
+%% 100 sub-requests of 1 000 children cold in the caches held the scheduler for 10 ms
+%% in one slice (bench/NOTES.md).
+within([_ | Rest], Max) when Max > 0 -> within(Rest, Max - 1);
+within([], _Max) -> true;
+within(_, _Max) -> false.
 
 batches(N, Max) when N =< Max -> 1;
 batches(N, Max) -> (N + Max - 1) div Max.

@@ -233,7 +233,10 @@ register_operation(TxRef, HubId, Expected, TimeoutMs, Notify) ->
     ok | {error, exists | limit | cnode_down | term()}.
 register_operation(TxRef, HubId, Expected, TimeoutMs, Notify, Opts) ->
     ?CHECK_ARGS([{'TxRef', reference}, {'HubId', atom}, {'Expected', expected},
-                 {'TimeoutMs', non_neg_integer}, {'Notify', pid}, {'Opts', ?REGISTER_OPTS}],
+                 %% The C-node reads it as a signed 64-bit integer (and saturates the
+                 %% deadline), so anything larger is refused here, not after a round trip.
+                 {'TimeoutMs', {integer_range, 0, (1 bsl 63) - 1}}, {'Notify', pid},
+                 {'Opts', ?REGISTER_OPTS}],
                 [TxRef, HubId, Expected, TimeoutMs, Notify, Opts]),
     case maps:get(deliver, Opts, message) of
         message -> register_call(TxRef, HubId, Expected, TimeoutMs, Notify);

@@ -106,7 +106,8 @@ problem(port_number, V) ->
 problem(nodes, V) -> is(all(fun is_atom/1, V), "not a proper list of node names (atoms)");
 problem(expected, V) ->
     is(V =/= [] andalso all(fun expected_entry/1, V),
-       "not a non-empty proper list of Node or {Node, Chunks} (Chunks a positive integer)");
+       "not a non-empty proper list of Node or {Node, Chunks} (Node an atom, Chunks an "
+       "integer in 1..4294967295)");
 problem(tracker_expected, V) ->
     %% phn_tracker's Expected: may be empty; Chunks fit 32 bits (the C progress counter).
     is(all(fun tracker_entry/1, V),
@@ -158,8 +159,8 @@ all(Pred, [H | T]) -> Pred(H) andalso all(Pred, T);
 all(_Pred, []) -> true;
 all(_Pred, _) -> false.
 
-expected_entry({N, C}) -> is_atom(N) andalso is_integer(C) andalso C > 0;
-expected_entry(N) -> is_atom(N).
+%% Chunks fit 32 bits: the C counters (the tracker's progress, the C-node's expectations).
+expected_entry(E) -> tracker_entry(E).
 
 tracker_entry({N, C}) -> is_atom(N) andalso is_integer(C) andalso C > 0 andalso C < 1 bsl 32;
 tracker_entry(N) -> is_atom(N).

@@ -65,10 +65,11 @@ register_op(#{sub_requests := Subs} = Op, Ref, HubId) ->
         {error, _} = Refused -> Refused
     end.
 
+%% Clamped to ?NEVER_MS: an expires_at beyond it means never, as nil does.
 window(#{expires_at := ExpiresAt}) when is_integer(ExpiresAt) ->
-    max(ExpiresAt - erlang:monotonic_time(millisecond), 0);
+    min(max(ExpiresAt - erlang:monotonic_time(millisecond), 0), ?NEVER_MS);
 window(#{expires_at := ExpiresAt}) when is_float(ExpiresAt) ->
-    max(floor(ExpiresAt) - erlang:monotonic_time(millisecond), 0);
+    min(max(floor(ExpiresAt) - erlang:monotonic_time(millisecond), 0), ?NEVER_MS);
 window(_) ->
     ?NEVER_MS.
 

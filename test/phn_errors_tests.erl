@@ -51,6 +51,11 @@ cnode_cases(Ref, Self) ->
      {C, register_operation, 3, 'Expected',
       fun() -> C:register_operation(Ref, h, [{a@b, 0}], 1) end},
      {C, register_operation, 4, 'TimeoutMs', fun() -> C:register_operation(Ref, h, [a], -1) end},
+     %% Past what the C-node decodes (32-bit chunk counters, signed 64-bit timeouts).
+     {C, register_operation, 3, 'Expected',
+      fun() -> C:register_operation(Ref, h, [{a@b, 1 bsl 32}], 1) end},
+     {C, register_operation, 4, 'TimeoutMs',
+      fun() -> C:register_operation(Ref, h, [a], 1 bsl 63) end},
      {C, register_operation, 5, 'Notify',
       fun() -> C:register_operation(Ref, h, [a], 1, not_a_pid) end},
      {C, register_operation, 6, 'Opts',

@@ -211,17 +211,13 @@ drop_tracked(Ref, Ops) ->
 %% merges every chunk's results in, finalizes, replies to the awaiter if any, and the
 %% operation is gone. Unknown operations, unexpected nodes and extra chunks are ignored.
 -spec handle_response(tstate(), term(), term(), term()) -> {noreply, wrapped()}.
-handle_response(#{pending_operations := {?P, T, Ops, Due, Lim}} = State, Ref, Node, Results) ->
+handle_response(#{pending_operations := {?P, T, Ops, _, _} = P} = State, Ref, Node, Results) ->
     %% The map first: a Ref a cluster member made up (any term, a fun, a huge one) never
     %% reaches the NIF's key checks, and costs one map lookup.
     case Ops of
-        #{Ref := {Op, Responses, Owed, D}} ->
-            count_on_heap(State, {T, Ops, Due, Lim}, Ref, {Op, Responses, Owed, D}, Node, Results);
-        #{Ref := Entry} ->
-            count_response(State, {T, Ops, Due, Lim}, Ref, Entry, Node, Results);
-        _ ->
-            forget(T, Ref),
-            {noreply, State}
+        #{Ref := {_, _, _, _} = Entry} -> count_on_heap(State, P, Ref, Entry, Node, Results);
+        #{Ref := Entry} -> count_response(State, P, Ref, Entry, Node, Results);
+        _ -> forget(T, Ref), {noreply, State}
     end;
 handle_response(#{pending_operations := {?P, _, _, _, _, Legacy}} = State, Ref, Node, Results) ->
     case is_map_key(Ref, Legacy) of
@@ -231,7 +227,7 @@ handle_response(#{pending_operations := {?P, _, _, _, _, Legacy}} = State, Ref, 
 handle_response(State, Ref, Node, Results) ->
     handle_response(convert(State), Ref, Node, Results).
 
-count_response(State, {T, Ops, Due, Lim}, Ref, {Op, Responses}, Node, Results) ->
+count_response(State, {?P, T, Ops, Due, Lim}, Ref, {Op, Responses}, Node, Results) ->
     case phn_tracker:count(T, Ref, Node) of
         {pending, _} ->
             {noreply, wrap(State, T, Ops#{Ref := {Op, [{Node, Results} | Responses]}}, Due, Lim)};
@@ -248,7 +244,7 @@ count_response(State, {T, Ops, Due, Lim}, Ref, {Op, Responses}, Node, Results) -
 %% What the tracker's count/3 does, on the heap: a node owing its last chunk leaves Owed,
 %% the last node completes; a node that owes nothing (outside the operation, or done)
 %% is ignored.
-count_on_heap(State, {T, Ops, Due, Lim}, Ref, {Op, Responses, Owed, D}, Node, Results) ->
+count_on_heap(State, {?P, T, Ops, Due, Lim}, Ref, {Op, Responses, Owed, D}, Node, Results) ->
     case Owed of
         #{Node := 1} when map_size(Owed) =:= 1 ->
             Op1 = complete(Op, [{Node, Results} | Responses]),
@@ -516,21 +512,23 @@ as_reply({noreply, _} = R) -> R.
 add(_State, _T, Ops, _Due, {MaxOps, _}, _Ref, _Op, _Deadline) when map_size(Ops) >= MaxOps ->
     error({phn_tracker, limit});
 add(State, T, Ops, Due, {_, HeapMaxNodes} = Lim, Ref, Op, Deadline) ->
-    case heap_owed(Op, HeapMaxNodes) of
-        {ok, Owed} ->
-            wrap(State, T, Ops#{Ref => {Op, [], Owed, Deadline}}, due_add(Due, Deadline, Ref), Lim);
+    Owed = owed(Op), % one walk, for either side
+    case on_heap(Owed, Op, HeapMaxNodes) of
+        {ok, OwedMap} ->
+            wrap(State, T, Ops#{Ref => {Op, [], OwedMap, Deadline}}, due_add(Due, Deadline, Ref),
+                 Lim);
         tracker ->
-            track(T, Ref, Op, Deadline),
+            track(T, Ref, Op, Owed, Deadline),
             wrap(State, T, Ops#{Ref => {Op, []}}, Due, Lim)
     end.
 
 %% A new entry in the tracker. A tracker entry the map did not know is a leftover of an
 %% older state: replaced.
-track(T, Ref, Op, Deadline) ->
+track(T, Ref, Op, Owed, Deadline) ->
     Opts = #{deadline_ms => Deadline},
-    Result = case owed(Op) of
-                 {aligned, Owed} ->
-                     case track_new(T, Ref, Owed, Opts) of
+    Result = case Owed of
+                 {aligned, List} ->
+                     case track_new(T, Ref, List, Opts) of
                          %% Repeated nodes in the list may pass the cap where the
                          %% distinct ones do not: as expected/1 says.
                          {error, limit} -> track_new(T, Ref, expected(Op), Opts);
@@ -553,46 +551,23 @@ track_new(T, Ref, Expected, Opts) ->
             Other
     end.
 
-%% What the operation owes as `#{Node => Chunks}' (expected/1 as a map) when that is 1 to
-%% Max atoms, else `tracker' (which then counts it, or refuses what it must refuse: a node
-%% that is not an atom, or nothing to wait for, tracked as it always was). One walk
-%% without lists when the sub-requests follow nodes_data one to one.
-heap_owed(_Op, 0) ->
-    tracker;
-heap_owed(#{nodes_data := NodesData, sub_requests := Subs, completed_nodes := Completed} = Op, Max)
-  when is_list(NodesData), is_list(Subs) ->
-    case heap_owed(NodesData, Subs, mapset_map(Completed), #{}, Max) of
-        general -> owed_map(expected(Op), Max);
-        Answer -> Answer
-    end;
-heap_owed(_Op, _Max) ->
-    tracker.
+%% What the operation owes as `#{Node => Chunks}' (owed/1's list, or expected/1, as a
+%% map: a node listed twice owes the sum, as the tracker counts it) when that is 1 to Max
+%% atoms, else `tracker' (which then counts it, or refuses what it must refuse: a node
+%% that is not an atom; or, with nothing to wait for, tracks it as it always did).
+on_heap(_Owed, _Op, 0) -> tracker;
+on_heap({aligned, Owed}, _Op, Max) -> owed_map(Owed, #{}, Max);
+on_heap(general, Op, Max) -> owed_map(expected(Op), #{}, Max).
 
-heap_owed([{Node, _} | NodesData], [#{node := Node} = Sub | Subs], Done, Acc, Max)
-  when is_atom(Node) ->
-    N = chunks(Sub), % for every sub-request, so that a bad one raises as in expected/1
-    case Done of
-        #{Node := _} -> heap_owed(NodesData, Subs, Done, Acc, Max);
-        _ ->
-            case Acc of
-                #{Node := C} -> heap_owed(NodesData, Subs, Done, Acc#{Node := C + N}, Max);
-                _ when map_size(Acc) < Max -> heap_owed(NodesData, Subs, Done, Acc#{Node => N}, Max);
-                _ -> tracker
-            end
+owed_map([{Node, N} | Rest], Acc, Max) when is_atom(Node) ->
+    case Acc of
+        #{Node := C} -> owed_map(Rest, Acc#{Node := C + N}, Max);
+        _ when map_size(Acc) < Max -> owed_map(Rest, Acc#{Node => N}, Max);
+        _ -> tracker
     end;
-heap_owed([], [], _Done, Acc, _Max) when map_size(Acc) > 0 ->
+owed_map([], Acc, _Max) when map_size(Acc) > 0 ->
     {ok, Acc};
-heap_owed([], [], _Done, _Acc, _Max) ->
-    tracker;
-heap_owed(_, _, _, _, _) ->
-    general.
-
-owed_map(Expected, Max) when length(Expected) =< Max, Expected =/= [] ->
-    case lists:all(fun({Node, _}) -> is_atom(Node) end, Expected) of
-        true -> {ok, maps:from_list(Expected)};
-        false -> tracker
-    end;
-owed_map(_Expected, _Max) ->
+owed_map(_, _Acc, _Max) ->
     tracker.
 
 %% Due: the heap-counted operations by deadline (`infinity' is not indexed).
@@ -631,7 +606,8 @@ due_take(Due, NowMs) ->
              maps:without([D || {D, _} <- Expired], Due)}
     end.
 
-%% What the tracker is told to wait for, in one walk without maps when the sub-requests
+%% What the operation waits for (the tracker is told this list; on_heap/3 makes a map of
+%% it), in one walk without maps when the sub-requests
 %% follow nodes_data one to one (as the handlers' compose builds them): each node of
 %% nodes_data not in completed_nodes with its sub-request's chunks. A node listed twice
 %% is then listed twice, and the tracker sums (phn_tracker:track/4), which is what
